@@ -1,0 +1,1 @@
+"""Campaigns: plan the audience into the ledger, send it in batches, report progress."""

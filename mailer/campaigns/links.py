@@ -1,0 +1,39 @@
+"""The personal links of an email: signed unsubscribe, preferences and view-online URLs."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from mailer.compose import Recipient
+from mailer.org import OrgProfile
+from mailer.tokens import TokenSigner
+
+__all__ = ["message_id", "recipient_for"]
+
+
+def message_id(signer: TokenSigner, org: OrgProfile, campaign_id: int, subscriber_id: int) -> str:
+    """Stable for a (campaign, subscriber) pair, so a duplicate is recognisable; reveals no id."""
+    return f"<{campaign_id}.{signer.digest('message-id', campaign_id, subscriber_id)}@{org.sender_domain}>"
+
+
+def recipient_for(
+    *,
+    signer: TokenSigner,
+    org: OrgProfile,
+    public_url: str,
+    campaign_id: int,
+    subscriber_id: int,
+    email: str,
+    name: str,
+) -> Recipient:
+    """Everything personal in one recipient's message."""
+    unsubscribe = signer.sign(subscriber_id, "unsubscribe")
+    return Recipient(
+        email=email,
+        name=name,
+        message_id=message_id(signer, org, campaign_id, subscriber_id),
+        unsubscribe_url=f"{public_url}/u/{unsubscribe}",
+        unsubscribe_mailto=f"mailto:{org.mailto_unsubscribe}?subject={quote('unsubscribe ' + unsubscribe)}",
+        preferences_url=f"{public_url}/preferences/{signer.sign(subscriber_id, 'preferences')}",
+        view_url=f"{public_url}/view/{campaign_id}/{signer.sign(subscriber_id, 'view')}",
+    )

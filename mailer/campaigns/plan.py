@@ -1,0 +1,171 @@
+"""Create a campaign for an announcement and write its ledger: one row per subscriber, in one go."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mailer.campaigns.audience import decide, group_topics
+from mailer.errors import CampaignError, NotFound
+from mailer.org import OrgProfile
+from mailer.statements.repository import group_of, load
+from mailer.store.db import Database
+from mailer.store.models import Campaign, Delivery, Subscriber, utcnow
+
+__all__ = ["PlanResult", "announce", "create_campaign", "pending_batches", "plan"]
+
+_PAGE = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class PlanResult:
+    """How many rows the plan wrote and how many of them will be sent."""
+
+    campaign_id: int
+    total: int
+    pending: int
+
+
+def create_campaign(
+    session: Session, *, statement_id: str, kind: str = "manual", segment: str | None = None
+) -> Campaign:
+    """A new campaign in state 'planning' for the statement's translation group."""
+    statement = load(session, statement_id)
+    campaign = Campaign(
+        kind=kind,
+        statement_id=statement.id,
+        translation_key=statement.translation_key,
+        segment=segment,
+        state="planning",
+    )
+    session.add(campaign)
+    session.flush()
+    return campaign
+
+
+def announce(db: Database, statement_id: str) -> tuple[int, bool]:
+    """The alert campaign of a statement's group: created once, found again on redelivery."""
+    with db.session() as session:
+        statement = load(session, statement_id)
+        dedupe = f"alert:{statement.translation_key}"
+        existing = session.scalars(select(Campaign.id).where(Campaign.dedupe_key == dedupe)).first()
+        if existing is not None:
+            return existing, False
+    try:
+        with db.session() as session:
+            campaign = create_campaign(session, statement_id=statement_id, kind="alert")
+            campaign.dedupe_key = dedupe
+            return campaign.id, True
+    except IntegrityError:
+        # Another worker announced the same group between our check and insert.
+        with db.session() as session:
+            found = session.scalars(select(Campaign.id).where(Campaign.dedupe_key == dedupe)).one()
+            return found, False
+
+
+def plan(db: Database, org: OrgProfile, campaign_id: int) -> PlanResult:
+    """Decide for every subscriber and write the ledger; a campaign is planned once."""
+    with db.session() as session:
+        campaign = session.get(Campaign, campaign_id, with_for_update=not db.is_sqlite)
+        if campaign is None:
+            raise NotFound("campaign", campaign_id)
+        if campaign.state != "planning":
+            total = session.query(Delivery).filter(Delivery.campaign_id == campaign_id).count()
+            pending = (
+                session.query(Delivery)
+                .filter(Delivery.campaign_id == campaign_id, Delivery.status == "pending")
+                .count()
+            )
+            return PlanResult(campaign_id, total, pending)
+        versions = group_of(session, campaign.translation_key)
+        if not versions:
+            raise CampaignError(f"campaign {campaign_id}: its statements are gone")
+        wanted = group_topics(versions)
+        targeted = campaign.kind == "alert"
+        total = pending = 0
+        last_id = 0
+        columns = (Subscriber.id, Subscriber.status, Subscriber.alert_pref, Subscriber.topics, Subscriber.locale)
+        while True:
+            # Keyset pagination: constant cost per page, whatever the table size.
+            page = session.execute(
+                select(*columns).where(Subscriber.id > last_id).order_by(Subscriber.id).limit(_PAGE)
+            ).all()
+            if not page:
+                break
+            rows = []
+            for sub_id, status, alert_pref, topics, locale in page:
+                decision = decide(
+                    status=status,
+                    alert_pref=alert_pref,
+                    topics=topics or [],
+                    locale=locale,
+                    versions=versions,
+                    wanted_topics=wanted,
+                    org=org,
+                    targeted=targeted,
+                )
+                rows.append(
+                    {
+                        "campaign_id": campaign_id,
+                        "subscriber_id": sub_id,
+                        "locale": decision.locale,
+                        "version_lang": decision.version_lang,
+                        "statement_id": decision.statement_id,
+                        "status": "pending" if decision.send else "skipped",
+                        "reason": decision.reason,
+                        "attempts": 0,
+                    }
+                )
+                pending += decision.send
+            session.execute(insert(Delivery), rows)
+            total += len(rows)
+            last_id = page[-1][0]
+        campaign.state = "running" if pending else "done"
+        campaign.started_at = utcnow()
+        if not pending:
+            campaign.finished_at = campaign.started_at
+        return PlanResult(campaign_id, total, pending)
+
+
+def pending_batches(db: Database, campaign_id: int, size: int) -> Iterator[list[int]]:
+    """Subscriber ids of the campaign's pending rows, in batches, by keyset pagination."""
+    last_id = 0
+    while True:
+        with db.session() as session:
+            ids = list(
+                session.scalars(
+                    select(Delivery.subscriber_id)
+                    .where(
+                        Delivery.campaign_id == campaign_id,
+                        Delivery.status == "pending",
+                        Delivery.subscriber_id > last_id,
+                    )
+                    .order_by(Delivery.subscriber_id)
+                    .limit(size)
+                )
+            )
+        if not ids:
+            return
+        yield ids
+        last_id = ids[-1]
+
+
+def finish_if_complete(session: Session, campaign_id: int) -> bool:
+    """Mark a running campaign done when no row is pending or sending; True when it did."""
+    busy = session.scalars(
+        select(Delivery.id)
+        .where(Delivery.campaign_id == campaign_id, Delivery.status.in_(("pending", "sending")))
+        .limit(1)
+    ).first()
+    if busy is not None:
+        return False
+    result = session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.state == "running")
+        .values(state="done", finished_at=utcnow())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

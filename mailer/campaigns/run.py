@@ -1,0 +1,170 @@
+"""Send one batch of a campaign: claim the rows, build each message, send it, record it at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import select, update
+
+from mailer.campaigns.links import recipient_for
+from mailer.campaigns.plan import finish_if_complete
+from mailer.compose import MessageTemplate, build_template
+from mailer.errors import NotFound, PermanentFailure, TemporaryFailure
+from mailer.render.variant import render_email
+from mailer.runtime import Runtime
+from mailer.statements.repository import load
+from mailer.store.models import Campaign, Delivery, Subscriber, utcnow
+
+__all__ = ["BatchResult", "send_batch", "template_for"]
+
+log = logging.getLogger("mailer.send")
+
+LEASE = dt.timedelta(minutes=10)
+MAX_ATTEMPTS = 6
+
+
+@dataclass
+class BatchResult:
+    """What one batch did; `retry` holds the ids to try again later."""
+
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    retry: list[int] = field(default_factory=list)
+    stopped: str | None = None
+
+
+def template_for(rt: Runtime, campaign_id: int, statement_id: str, locale: str) -> MessageTemplate:
+    """The message template of a variant, rendered and inlined once per process."""
+    key = (campaign_id, statement_id, locale)
+    cached = rt.templates.get(key)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    with rt.db.session() as session:
+        statement = load(session, statement_id)
+    variant = render_email("alert", statement, locale=locale, org=rt.org)
+    template = build_template(
+        variant,
+        sender_name=rt.org.sender_name(locale),
+        sender_address=rt.org.from_address,
+        envelope_from=rt.org.envelope_from,
+        list_name=rt.org.name,
+        list_id=rt.org.list_id,
+        campaign_id=campaign_id,
+    )
+    if len(rt.templates) > 256:
+        rt.templates.clear()
+    rt.templates[key] = template
+    return template
+
+
+def _claim(rt: Runtime, campaign_id: int, ids: list[int]) -> list[tuple[int, str, str]]:
+    # Atomic pending -> sending with a lease: a second delivery of the same batch
+    # (acks_late redelivery, a sweep) finds nothing left to claim.
+    with rt.db.session() as session:
+        rows = session.execute(
+            update(Delivery)
+            .where(
+                Delivery.campaign_id == campaign_id,
+                Delivery.subscriber_id.in_(ids),
+                Delivery.status == "pending",
+            )
+            .values(status="sending", lease_until=utcnow() + LEASE)
+            .returning(Delivery.subscriber_id, Delivery.statement_id, Delivery.locale)
+        ).all()
+    return sorted((r[0], r[1], r[2]) for r in rows)
+
+
+def _record(rt: Runtime, campaign_id: int, subscriber_id: int, **values: object) -> None:
+    with rt.db.session() as session:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.campaign_id == campaign_id, Delivery.subscriber_id == subscriber_id)
+            .values(lease_until=None, **values)
+        )
+
+
+def send_batch(rt: Runtime, campaign_id: int, subscriber_ids: list[int]) -> BatchResult:
+    """Send to the batch's pending subscribers; progress is saved after each accepted message."""
+    result = BatchResult()
+    with rt.db.session() as session:
+        campaign = session.get(Campaign, campaign_id)
+        if campaign is None:
+            raise NotFound("campaign", campaign_id)
+        if campaign.state != "running":
+            result.stopped = campaign.state
+            return result
+    claimed = _claim(rt, campaign_id, subscriber_ids)
+    if not claimed:
+        return result
+    with rt.db.session() as session:
+        people = {
+            row.id: (row.email, row.name, row.status)
+            for row in session.scalars(select(Subscriber).where(Subscriber.id.in_([c[0] for c in claimed])))
+        }
+    for subscriber_id, statement_id, locale in claimed:
+        person = people.get(subscriber_id)
+        if person is None or person[2] != "subscribed":
+            # Suppressed since planning (unsubscribed, bounced, forgotten): nothing more.
+            _record(rt, campaign_id, subscriber_id, status="skipped", reason=person[2] if person else "forgotten")
+            result.skipped += 1
+            continue
+        email, name, _ = person
+        template = template_for(rt, campaign_id, statement_id, locale)
+        recipient = recipient_for(
+            signer=rt.signer, org=rt.org, public_url=rt.settings.public_url,
+            campaign_id=campaign_id, subscriber_id=subscriber_id, email=email, name=name,
+        )
+        message = template.build(recipient)
+        try:
+            reply = rt.transport.send(envelope_from=template.envelope_from, recipient=email, message=message)
+        except TemporaryFailure as exc:
+            _temporary(rt, campaign_id, subscriber_id, exc, result)
+            continue
+        except PermanentFailure as exc:
+            _permanent(rt, campaign_id, subscriber_id, exc)
+            result.failed += 1
+            continue
+        _record(
+            rt, campaign_id, subscriber_id, status="sent", sent_at=utcnow(),
+            message_id=recipient.message_id, last_reply=f"{reply.code} {reply.reply}"[:500],
+            attempts=Delivery.attempts + 1,
+        )
+        result.sent += 1
+    with rt.db.session() as session:
+        finish_if_complete(session, campaign_id)
+    return result
+
+
+def _temporary(rt: Runtime, campaign_id: int, subscriber_id: int, exc: TemporaryFailure, result: BatchResult) -> None:
+    with rt.db.session() as session:
+        attempts = session.scalars(
+            select(Delivery.attempts).where(
+                Delivery.campaign_id == campaign_id, Delivery.subscriber_id == subscriber_id
+            )
+        ).one() + 1
+    final = attempts >= MAX_ATTEMPTS
+    _record(
+        rt, campaign_id, subscriber_id, status="failed" if final else "pending",
+        attempts=attempts, last_reply=str(exc)[:500], reason="gave up after retries" if final else None,
+    )
+    if final:
+        result.failed += 1
+    else:
+        result.retry.append(subscriber_id)
+    log.info("temporary failure for campaign %s: %s", campaign_id, exc)
+
+
+def _permanent(rt: Runtime, campaign_id: int, subscriber_id: int, exc: PermanentFailure) -> None:
+    with rt.db.session() as session:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.campaign_id == campaign_id, Delivery.subscriber_id == subscriber_id)
+            .values(status="failed", reason="rejected", last_reply=str(exc)[:500],
+                    attempts=Delivery.attempts + 1, lease_until=None)
+        )
+        if exc.recipient:
+            # The server refused this address for good: suppress it for every campaign.
+            session.execute(update(Subscriber).where(Subscriber.id == subscriber_id).values(status="bounced"))

@@ -1,0 +1,73 @@
+"""Campaign progress as CONTRACT.md shapes it: totals, per-locale counts, skip reasons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mailer.errors import NotFound
+from mailer.store.models import Campaign, Delivery
+
+__all__ = ["STATES", "campaign_status", "campaign_summary"]
+
+STATES = ("planning", "scheduled", "running", "paused", "cancelled", "missed", "done")
+_COUNTED = ("sent", "failed", "pending", "skipped")
+
+
+def campaign_summary(campaign: Campaign) -> dict[str, Any]:
+    """The campaign's own fields, as `campaigns list --json` prints them."""
+    return {
+        "id": campaign.id,
+        "kind": campaign.kind,
+        "statement": campaign.statement_id,
+        "translation_key": campaign.translation_key,
+        "state": campaign.state,
+        "segment": campaign.segment,
+        "created_at": campaign.created_at.isoformat(),
+        "send_at": campaign.send_at.isoformat() if campaign.send_at else None,
+        "started_at": campaign.started_at.isoformat() if campaign.started_at else None,
+        "finished_at": campaign.finished_at.isoformat() if campaign.finished_at else None,
+        "note": campaign.note,
+    }
+
+
+def campaign_status(session: Session, campaign_id: int) -> dict[str, Any]:
+    """Counts by status overall and per locale; 'sending' rows count as pending."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound("campaign", campaign_id)
+    rows = session.execute(
+        select(Delivery.locale, Delivery.status, func.count())
+        .where(Delivery.campaign_id == campaign_id)
+        .group_by(Delivery.locale, Delivery.status)
+    ).all()
+    reasons = session.execute(
+        select(Delivery.locale, Delivery.reason, func.count())
+        .where(Delivery.campaign_id == campaign_id, Delivery.status == "skipped")
+        .group_by(Delivery.locale, Delivery.reason)
+    ).all()
+    totals = dict.fromkeys(("total", *_COUNTED), 0)
+    by_locale: dict[str, dict[str, Any]] = {}
+    for locale, status, count in rows:
+        key = "pending" if status == "sending" else status
+        entry = by_locale.setdefault(
+            locale or "", {"total": 0, "sent": 0, "failed": 0, "pending": 0, "skipped": 0, "skipped_reasons": {}}
+        )
+        entry["total"] += count
+        totals["total"] += count
+        if key in _COUNTED:
+            entry[key] += count
+            totals[key] += count
+    skipped_reasons: dict[str, int] = {}
+    for locale, reason, count in reasons:
+        label = reason or "skipped"
+        by_locale[locale or ""]["skipped_reasons"][label] = count
+        skipped_reasons[label] = skipped_reasons.get(label, 0) + count
+    return {
+        **campaign_summary(campaign),
+        **totals,
+        "skipped_reasons": skipped_reasons,
+        "by_locale": dict(sorted(by_locale.items())),
+    }

@@ -1,0 +1,152 @@
+"""Settings read once from the environment (and `.env`), validated, frozen, passed in."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mailer.errors import ConfigError
+
+__all__ = ["Settings", "load_settings"]
+
+PREFIX = "MAILER_"
+
+
+class _Environment(BaseSettings):
+    """The raw variables, as pydantic-settings reads them."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX, env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str = "sqlite:///mailer.db"
+    broker_url: str = "memory://"
+    transport_url: str = "maildir:./outbox"
+    public_url: str = "http://127.0.0.1:8000"
+    secret_key: str | None = None
+    rate_limit: float = Field(default=0.0, ge=0)
+    org_file: str | None = None
+    batch_size: int = Field(default=250, ge=1, le=10_000)
+    data_dir: str = ".mailer"
+    worker_concurrency: int = Field(default=0, ge=0)
+    log_level: str = "WARNING"
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme
+        if scheme not in {"memory", "redis", "rediss"}:
+            raise ValueError("must start with memory://, redis:// or rediss://")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("transport_url")
+    @classmethod
+    def _transport(cls, value: str) -> str:
+        scheme = value.split(":", 1)[0]
+        if scheme not in {"maildir", "smtp", "smtp+starttls", "smtps", "memory"}:
+            raise ValueError("must be maildir:PATH, smtp://, smtp+starttls:// or smtps://")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(value)
+        except ArgumentError as exc:
+            raise ValueError("is not a SQLAlchemy URL") from exc
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything mailer reads from its environment, validated once."""
+
+    database_url: str
+    broker_url: str
+    transport_url: str
+    public_url: str
+    secret_key: str
+    rate_limit: float
+    org_file: Path | None
+    batch_size: int
+    data_dir: Path
+    worker_concurrency: int
+    log_level: str
+
+    @property
+    def embedded(self) -> bool:
+        """True when the broker lives inside this process (memory://)."""
+        return self.broker_url.startswith("memory:")
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read, validate and freeze the settings; raise ConfigError naming the variable."""
+    env = dict(os.environ if environ is None else environ)
+    relevant = {k[len(PREFIX):].lower(): v for k, v in env.items() if k.startswith(PREFIX)}
+    try:
+        raw = _Environment(**relevant) if environ is not None else _Environment()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = PREFIX + str(first["loc"][0]).upper() if first["loc"] else PREFIX
+        raise ConfigError(name, first["msg"].removeprefix("Value error, ")) from exc
+    data_dir = Path(raw.data_dir)
+    return Settings(
+        database_url=raw.database_url,
+        broker_url=raw.broker_url,
+        transport_url=raw.transport_url,
+        public_url=raw.public_url,
+        secret_key=raw.secret_key or _embedded_secret(raw, data_dir),
+        rate_limit=raw.rate_limit,
+        org_file=_org_file(raw.org_file),
+        batch_size=raw.batch_size,
+        data_dir=data_dir,
+        worker_concurrency=raw.worker_concurrency,
+        log_level=raw.log_level.upper(),
+    )
+
+
+def _org_file(value: str | None) -> Path | None:
+    if value:
+        path = Path(value)
+        if not path.is_file():
+            raise ConfigError(PREFIX + "ORG_FILE", f"no such file: {value}")
+        return path
+    default = Path("mailer.toml")
+    return default if default.is_file() else None
+
+
+def _embedded_secret(raw: _Environment, data_dir: Path) -> str:
+    """The embedded default keeps a generated key in the data directory; production must set one."""
+    if not (raw.database_url.startswith("sqlite") and raw.broker_url.startswith("memory:")):
+        raise ConfigError(
+            PREFIX + "SECRET_KEY", "is required when not on the embedded default (sqlite + memory://)"
+        )
+    path = data_dir / "secret_key"
+    if path.is_file():
+        return path.read_text(encoding="ascii").strip()
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(32)
+        path.write_text(key + "\n", encoding="ascii")
+        path.chmod(0o600)
+    except OSError as exc:
+        raise ConfigError(PREFIX + "DATA_DIR", f"cannot write {path}: {exc.strerror}") from exc
+    return key

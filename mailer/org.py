@@ -1,0 +1,164 @@
+"""The organisation profile (`mailer.toml`): name, address, senders, locales, default calls to action."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mailer.errors import ConfigError
+from mailer.locales import fallback_chain, normalise_locale
+
+__all__ = ["DefaultAction", "LocaleProfile", "OrgProfile", "chain_for", "load_profile"]
+
+
+@dataclass(frozen=True, slots=True)
+class DefaultAction:
+    """A call to action added to every email of a locale that does not bring its own of that kind."""
+
+    kind: str
+    url: str
+    label: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LocaleProfile:
+    """What the organisation says differently per locale."""
+
+    sender_name: str | None = None
+    address: str | None = None
+    fallback: tuple[str, ...] = ()
+    actions: tuple[DefaultAction, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OrgProfile:
+    """The organisation sending the mail."""
+
+    name: str = "Example Human Rights Organisation"
+    address: str = "Rue de l'Exemple 1, 1000 Bruxelles, Belgique"
+    website: str = "https://example.org"
+    from_address: str = "alerts@example.org"
+    bounce_address: str | None = None
+    unsubscribe_address: str | None = None
+    list_id: str = "alerts.example.org"
+    default_locale: str = "en"
+    locales: tuple[str, ...] = ("fr", "nl", "de", "en")
+    timezone: str = "Europe/Brussels"
+    per_locale: dict[str, LocaleProfile] = field(default_factory=dict)
+
+    @property
+    def sender_domain(self) -> str:
+        """The domain of the From address, used for Message-IDs."""
+        return self.from_address.rpartition("@")[2]
+
+    @property
+    def envelope_from(self) -> str:
+        """Where bounces go (SMTP MAIL FROM)."""
+        return self.bounce_address or self.from_address
+
+    @property
+    def mailto_unsubscribe(self) -> str:
+        """The address of the mailto: List-Unsubscribe target."""
+        return self.unsubscribe_address or f"unsubscribe@{self.sender_domain}"
+
+    def for_locale(self, locale: str) -> LocaleProfile:
+        """The locale's own settings, falling back to its language's."""
+        return self.per_locale.get(locale) or self.per_locale.get(
+            locale.split("_")[0], LocaleProfile()
+        )
+
+    def sender_name(self, locale: str) -> str:
+        """The From display name for a locale."""
+        return self.for_locale(locale).sender_name or self.name
+
+    def postal_address(self, locale: str) -> str:
+        """The postal address line printed in the footer for a locale."""
+        return self.for_locale(locale).address or self.address
+
+
+def load_profile(path: Path | None) -> OrgProfile:
+    """Read a `mailer.toml`; None gives the built-in example organisation."""
+    if path is None:
+        return OrgProfile()
+    where = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(where, f"cannot read: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(where, f"not valid TOML: {exc}") from exc
+    org = data.get("organisation", {})
+    if not isinstance(org, dict):
+        raise ConfigError(where, "[organisation] must be a table")
+    defaults = OrgProfile()
+    locales = tuple(_locale(where, "organisation.locales", v) for v in org.get("locales", defaults.locales))
+    default_locale = _locale(where, "organisation.default_locale", org.get("default_locale", locales[0] if locales else "en"))
+    per_locale = {
+        _locale(where, f"locales.{key}", key): _locale_profile(where, key, value)
+        for key, value in data.get("locales", {}).items()
+    }
+    return OrgProfile(
+        name=_text(where, org, "name", defaults.name),
+        address=_text(where, org, "address", defaults.address),
+        website=_text(where, org, "website", defaults.website),
+        from_address=_address(where, org, "from_address", defaults.from_address),
+        bounce_address=org.get("bounce_address"),
+        unsubscribe_address=org.get("unsubscribe_address"),
+        list_id=_text(where, org, "list_id", f"alerts.{_address(where, org, 'from_address', defaults.from_address).rpartition('@')[2]}"),
+        default_locale=default_locale,
+        locales=locales or (default_locale,),
+        timezone=_text(where, org, "timezone", defaults.timezone),
+        per_locale=per_locale,
+    )
+
+
+def _text(where: str, table: dict[str, Any], key: str, default: str) -> str:
+    value = table.get(key, default)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(where, f"organisation.{key} must be a non-empty string")
+    return value.strip()
+
+
+def _address(where: str, table: dict[str, Any], key: str, default: str) -> str:
+    value = _text(where, table, key, default)
+    if "@" not in value or " " in value:
+        raise ConfigError(where, f"organisation.{key} is not an email address: {value!r}")
+    return value
+
+
+def _locale(where: str, key: str, value: object) -> str:
+    locale = normalise_locale(value) if isinstance(value, str) else None
+    if locale is None:
+        raise ConfigError(where, f"{key}: unknown locale {value!r}")
+    return locale
+
+
+def _locale_profile(where: str, key: str, value: object) -> LocaleProfile:
+    if not isinstance(value, dict):
+        raise ConfigError(where, f"[locales.{key}] must be a table")
+    actions = []
+    for index, item in enumerate(value.get("cta", [])):
+        if not isinstance(item, dict) or not item.get("kind") or not item.get("url"):
+            raise ConfigError(where, f"locales.{key}.cta[{index}] needs kind and url")
+        actions.append(DefaultAction(kind=str(item["kind"]), url=str(item["url"]), label=item.get("label")))
+    return LocaleProfile(
+        sender_name=value.get("sender_name"),
+        address=value.get("address"),
+        fallback=tuple(_locale(where, f"locales.{key}.fallback", v) for v in value.get("fallback", [])),
+        actions=tuple(actions),
+    )
+
+
+def chain_for(profile: OrgProfile, locale: str | None) -> tuple[str, ...]:
+    """The subscriber's fallback chain under this organisation's profile."""
+    normal = normalise_locale(locale)
+    explicit = profile.per_locale.get(normal).fallback if normal in profile.per_locale else ()
+    language = normal.split("_")[0] if normal else None
+    by_language = (
+        profile.per_locale[language].fallback if language and language in profile.per_locale else ()
+    )
+    return fallback_chain(
+        normal, default=profile.default_locale, explicit=explicit, language_fallbacks=by_language
+    )

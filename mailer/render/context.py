@@ -1,0 +1,99 @@
+"""Build the template context of a statement for one locale: sections, dates, calls to action."""
+
+from __future__ import annotations
+
+import gettext
+from dataclasses import dataclass
+from typing import Any
+
+from babel.dates import format_date
+from markupsafe import Markup
+
+from mailer.locales import is_rtl
+from mailer.org import OrgProfile
+from mailer.statements.model import Block, CallToAction, Statement
+
+__all__ = ["Action", "email_context"]
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """A call to action as the template shows it."""
+
+    kind: str
+    label: str
+    url: str
+
+
+def default_label(kind: str, tr: gettext.NullTranslations) -> str:
+    """The localized label of a call to action that brings none."""
+    _ = tr.gettext
+    labels = {
+        "petition": _("Sign the petition"),
+        "donate": _("Donate"),
+        "share": _("Share"),
+        "join": _("Join us"),
+        "volunteer": _("Volunteer"),
+    }
+    return labels.get(kind, _("Learn more"))
+
+
+def actions_for(
+    statement: Statement, org: OrgProfile, locale: str, tr: gettext.NullTranslations
+) -> list[Action]:
+    """The statement's own calls to action, then the organisation's defaults of other kinds."""
+    own: list[CallToAction] = list(statement.cta)
+    kinds = {cta.kind for cta in own}
+    for default in org.for_locale(locale).actions:
+        if default.kind not in kinds:
+            own.append(CallToAction(kind=default.kind, url=default.url, label=default.label))
+            kinds.add(default.kind)
+    return [Action(a.kind, a.label or default_label(a.kind, tr), a.url) for a in own]
+
+
+def sections(blocks: tuple[Block, ...]) -> list[dict[str, Any]]:
+    """Blocks with consecutive list items grouped into one list section."""
+    out: list[dict[str, Any]] = []
+    for block in blocks:
+        if block.kind == "list_item":
+            if out and out[-1]["kind"] == "list":
+                out[-1]["items"].append(Markup(block.html))
+                out[-1]["text_items"].append(block.text)
+                continue
+            out.append({"kind": "list", "items": [Markup(block.html)], "text_items": [block.text]})
+        else:
+            out.append({"kind": block.kind, "html": Markup(block.html), "text": block.text})
+    return out
+
+
+def email_context(
+    statement: Statement, *, org: OrgProfile, locale: str, tr: gettext.NullTranslations
+) -> dict[str, Any]:
+    """Everything the alert templates show, except the personal fields."""
+    _ = tr.gettext
+    rtl = is_rtl(locale)
+    published = (
+        _("Published on %(date)s") % {"date": format_date(statement.date, format="long", locale=locale)}
+        if statement.date
+        else ""
+    )
+    return {
+        "lang_tag": locale.replace("_", "-"),
+        "dir": "rtl" if rtl else "ltr",
+        "align": "right" if rtl else "left",
+        "subject": statement.title,
+        "title": statement.title,
+        "preheader": statement.lead[:150],
+        "kicker": _("Urgent action") if statement.urgent else _("Alert"),
+        "published": published,
+        "sections": sections(statement.blocks),
+        "url": statement.url,
+        "actions": actions_for(statement, org, locale, tr),
+        "org_name": org.name,
+        "org_website": org.website,
+        "postal_address": org.postal_address(locale),
+        "footer_reason": _(
+            "You receive this alert because you subscribed to email alerts from %(org)s."
+        )
+        % {"org": org.name},
+    }

@@ -1,0 +1,35 @@
+"""Inline the CSS of a rendered email with premailer; called once per variant, never per recipient."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import premailer
+
+__all__ = ["inline_css", "inline_count"]
+
+_count = 0
+_lock = threading.Lock()
+
+
+def inline_css(html: str) -> str:
+    """Move the <style> rules into style attributes; keep media queries in a <style> block."""
+    global _count
+    with _lock:
+        _count += 1
+    transformer = premailer.Premailer(
+        html,
+        keep_style_tags=False,
+        remove_classes=False,
+        strip_important=False,
+        disable_validation=True,
+        cssutils_logging_level=logging.CRITICAL,
+        allow_network=False,
+    )
+    return str(transformer.transform(pretty_print=False))
+
+
+def inline_count() -> int:
+    """How many times this process has inlined CSS (lets tests prove it is once per variant)."""
+    return _count

@@ -1,0 +1,60 @@
+"""Render one email variant (kind, statement version, locale): pure, no network, no database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jinja2 import TemplateError
+
+from mailer.errors import RenderError
+from mailer.i18n import translations
+from mailer.org import OrgProfile, chain_for
+from mailer.render.context import email_context
+from mailer.render.environment import environment
+from mailer.render.inline import inline_css
+from mailer.render.personalise import Compiled, compile_template
+from mailer.statements.model import Statement
+
+__all__ = ["RenderedEmail", "render_email"]
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedEmail:
+    """A variant ready to personalise: subject, inlined HTML and text with their personal fields."""
+
+    kind: str
+    locale: str
+    lang: str
+    subject: str
+    html: Compiled
+    text: Compiled
+    greeting_named: str
+    greeting_plain: str
+
+    def greeting(self, name: str) -> str:
+        """The salutation for a recipient, by name when there is one."""
+        return self.greeting_named.replace("\x00", name) if name.strip() else self.greeting_plain
+
+
+def render_email(kind: str, statement: Statement, *, locale: str, org: OrgProfile) -> RenderedEmail:
+    """Render the templates of `kind` for a statement version in a locale, and inline CSS once."""
+    chain = chain_for(org, locale)
+    env = environment(chain)
+    tr = translations(chain)
+    context = email_context(statement, org=org, locale=locale, tr=tr)
+    try:
+        subject = env.get_template(f"email/{kind}/subject.txt.j2").render(context)
+        html = env.get_template(f"email/{kind}/body.html.j2").render(context)
+        text = env.get_template(f"email/{kind}/body.txt.j2").render(context)
+    except TemplateError as exc:
+        raise RenderError(f"template email/{kind} ({locale}): {exc}") from exc
+    return RenderedEmail(
+        kind=kind,
+        locale=locale,
+        lang=locale.replace("_", "-"),
+        subject=" ".join(subject.split()),
+        html=compile_template(inline_css(html), html=True),
+        text=compile_template(text.strip() + "\n", html=False),
+        greeting_named=tr.gettext("Dear %(name)s,") % {"name": "\x00"},
+        greeting_plain=tr.gettext("Hello,"),
+    )

@@ -1,0 +1,94 @@
+"""The engine and sessions, with SQLite tuned for one writer at a time, and migrations to head."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailer.errors import ConfigError
+
+__all__ = ["Database", "open_database"]
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    """An engine and its session factory."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True on SQLite, which has one writer at a time."""
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session committed on success and rolled back on error."""
+        with self.sessions.begin() as session:
+            yield session
+
+    def dispose(self) -> None:
+        """Close every pooled connection (after a fork, at exit)."""
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers (status, web) run while a worker writes; busy_timeout makes
+    # concurrent writers wait instead of failing; foreign keys are off by default.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def open_database(url: str, *, migrate: bool = True) -> Database:
+    """Connect, and bring the schema to the newest migration unless told not to."""
+    kwargs: dict[str, Any] = {"future": True}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    else:
+        kwargs["pool_pre_ping"] = True
+    try:
+        engine = create_engine(url, **kwargs)
+    except Exception as exc:  # unknown driver, bad URL parts
+        raise ConfigError("MAILER_DATABASE_URL", str(exc).splitlines()[0]) from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    database = Database(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
+    if migrate:
+        try:
+            upgrade(database)
+        except OperationalError as exc:
+            raise ConfigError("MAILER_DATABASE_URL", f"cannot open the database: {exc.orig}") from exc
+    return database
+
+
+def upgrade(database: Database) -> None:
+    """Run Alembic migrations up to head (a no-op when already there)."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    with database.engine.begin() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+        if current == head:
+            return
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")

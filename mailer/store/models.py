@@ -1,0 +1,151 @@
+"""The tables: statements, subscribers, campaigns and the delivery ledger (one row per campaign and subscriber)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+__all__ = ["Base", "Campaign", "Delivery", "StatementRow", "Subscriber", "UTCDateTime", "utcnow"]
+
+
+def utcnow() -> dt.datetime:
+    """Now, timezone-aware UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp stored as UTC and always read back timezone-aware (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base; JSON columns hold lists and small mappings."""
+
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class StatementRow(Base):
+    """A statement in one language; translations share translation_key."""
+
+    __tablename__ = "statements"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    lang: Mapped[str] = mapped_column(String(20))
+    translation_key: Mapped[str] = mapped_column(String(200), index=True)
+    title: Mapped[str] = mapped_column(Text)
+    lead: Mapped[str] = mapped_column(Text)
+    blocks: Mapped[list[Any]] = mapped_column(JSON)
+    topics: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    countries: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    urgency: Mapped[str] = mapped_column(String(16), default="alert")
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    url: Mapped[str | None] = mapped_column(Text)
+    date: Mapped[dt.date | None] = mapped_column(Date)
+    cta: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    source: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Subscriber(Base):
+    """A person who asked for mail: address, language, interests, consent and status."""
+
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    locale: Mapped[str | None] = mapped_column(String(20))
+    country: Mapped[str | None] = mapped_column(String(2))
+    topics: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    alert_pref: Mapped[str] = mapped_column(String(10), default="alerts")
+    lists: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    consent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    consent_source: Mapped[str | None] = mapped_column(String(200))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow
+    )
+
+
+class Campaign(Base):
+    """One announcement (a translation group) sent to an audience."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    statement_id: Mapped[str] = mapped_column(String(200))
+    translation_key: Mapped[str] = mapped_column(String(200), index=True)
+    # Set for automatic alerts ("alert:<translation_key>") so a redelivered
+    # announce task cannot create a second campaign for the same statement.
+    dedupe_key: Mapped[str | None] = mapped_column(String(220), unique=True)
+    segment: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="planning")
+    note: Mapped[str | None] = mapped_column(Text)
+    send_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Delivery(Base):
+    """The ledger: what happened to one campaign for one subscriber."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "subscriber_id", name="uq_delivery_campaign_subscriber"),
+        Index("ix_delivery_campaign_status", "campaign_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    locale: Mapped[str | None] = mapped_column(String(20))
+    version_lang: Mapped[str | None] = mapped_column(String(20))
+    statement_id: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    reason: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    message_id: Mapped[str | None] = mapped_column(String(250))
+    last_reply: Mapped[str | None] = mapped_column(Text)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow
+    )

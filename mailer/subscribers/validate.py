@@ -1,0 +1,110 @@
+"""Validate and normalise one subscriber record (from a CSV row or the command line)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from babel import Locale
+from email_validator import EmailNotValidError, validate_email
+
+from mailer.errors import InvalidAddress, SubscriberRowError
+from mailer.locales import normalise_locale
+
+__all__ = ["ALERT_PREFS", "STATUSES", "SubscriberData", "normalise_email", "validate_row"]
+
+STATUSES = ("pending", "subscribed", "unsubscribed", "bounced", "complained")
+ALERT_PREFS = ("alerts", "digest", "none")
+_TRUE = {"true", "yes", "1", "y", "oui", "ja", "on"}
+_FALSE = {"false", "no", "0", "n", "non", "nee", "nein", "off"}
+_COUNTRIES = frozenset(code for code in Locale("en").territories if len(code) == 2 and code.isalpha())
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberData:
+    """A valid subscriber record; None means "not given" (keep what is stored)."""
+
+    email: str
+    name: str | None = None
+    locale: str | None = None
+    country: str | None = None
+    topics: tuple[str, ...] | None = None
+    alert_pref: str | None = None
+    lists: tuple[str, ...] | None = None
+    status: str | None = None
+
+
+def normalise_email(value: str) -> str:
+    """Trim, check the syntax (no DNS), lower-case the domain; InvalidAddress when invalid."""
+    text = value.strip()
+    if not text:
+        raise InvalidAddress("empty address", field="email")
+    try:
+        result = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidAddress(f"invalid address {text!r}: {exc}", field="email") from exc
+    return f"{result.local_part}@{result.domain.lower()}"
+
+
+def _split(value: str) -> tuple[str, ...]:
+    seen: dict[str, str] = {}
+    for item in value.split(";"):
+        item = " ".join(item.split())
+        if item and item.casefold() not in seen:
+            seen[item.casefold()] = item
+    return tuple(seen.values())
+
+
+def _alerts(value: str) -> str:
+    lowered = value.strip().lower()
+    if lowered in _TRUE or lowered == "alerts":
+        return "alerts"
+    if lowered in _FALSE or lowered == "digest":
+        return "digest"
+    if lowered == "none":
+        return "none"
+    raise SubscriberRowError(f"expected true or false, got {value!r}", field="alerts")
+
+
+def validate_row(row: Mapping[str, str | None]) -> SubscriberData:
+    """Check every field of a row; the first problem raises SubscriberRowError naming the field."""
+
+    def get(key: str) -> str | None:
+        value = row.get(key)
+        if value is None:
+            return None
+        return value.strip()
+
+    email = normalise_email(get("email") or "")
+    locale_text = get("locale")
+    locale = None
+    if locale_text:
+        locale = normalise_locale(locale_text)
+        if locale is None:
+            raise SubscriberRowError(f"unknown locale {locale_text!r}", field="locale")
+    country = get("country")
+    if country:
+        country = country.upper()
+        if country not in _COUNTRIES:
+            raise SubscriberRowError(f"not an ISO 3166 alpha-2 country code: {country!r}", field="country")
+    status = get("status")
+    if status:
+        status = status.lower()
+        if status not in STATUSES:
+            raise SubscriberRowError(f"must be one of {', '.join(STATUSES)}", field="status")
+    name = get("name")
+    if name is not None and len(name) > 200:
+        raise SubscriberRowError("longer than 200 characters", field="name")
+    topics = get("topics")
+    lists = get("lists")
+    alerts = get("alerts")
+    return SubscriberData(
+        email=email,
+        name=" ".join(name.split()) if name is not None else None,
+        locale=locale,
+        country=country or None,
+        topics=_split(topics) if topics is not None else None,
+        alert_pref=_alerts(alerts) if alerts else None,
+        lists=_split(lists) if lists is not None else None,
+        status=status or None,
+    )

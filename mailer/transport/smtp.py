@@ -1,0 +1,150 @@
+"""SMTP with one persistent connection per process: STARTTLS or implicit TLS, AUTH, reconnect on drop."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+import threading
+from dataclasses import dataclass
+
+from mailer.errors import DeliveryError, PermanentFailure, TemporaryFailure
+from mailer.transport.base import SendResult
+from mailer.transport.classify import Outcome, classify
+
+__all__ = ["SMTPSettings", "SMTPTransport"]
+
+
+@dataclass(frozen=True, slots=True)
+class SMTPSettings:
+    """Where and how to connect."""
+
+    host: str
+    port: int
+    security: str = "none"  # none | starttls | tls
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 30.0
+    max_per_connection: int = 1000
+    verify_tls: bool = True
+
+
+class SMTPTransport:
+    """Keeps its connection open across messages and batches; thread-safe by a lock."""
+
+    def __init__(self, settings: SMTPSettings) -> None:
+        self.settings = settings
+        self._conn: smtplib.SMTP | None = None
+        self._sent_on_conn = 0
+        self._lock = threading.Lock()
+
+    def _tls_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        if not self.settings.verify_tls:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        conn: smtplib.SMTP
+        if s.security == "tls":
+            conn = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=self._tls_context())
+        else:
+            conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+        conn.ehlo()
+        if s.security == "starttls":
+            conn.starttls(context=self._tls_context())
+            conn.ehlo()
+        if s.username:
+            conn.login(s.username, s.password or "")
+        self._sent_on_conn = 0
+        return conn
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._conn is None or self._sent_on_conn >= self.settings.max_per_connection:
+            self._drop(polite=True)
+            try:
+                self._conn = self._connect()
+            except smtplib.SMTPAuthenticationError as exc:
+                # Our credentials, not the recipient: retry later, never bounce anyone for it.
+                raise TemporaryFailure(f"authentication refused: {exc.smtp_error!r}", code=exc.smtp_code) from exc
+            except (OSError, smtplib.SMTPException) as exc:
+                raise TemporaryFailure(f"cannot connect to {self.settings.host}:{self.settings.port}: {exc}") from exc
+        return self._conn
+
+    def _drop(self, *, polite: bool) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            if polite:
+                conn.quit()
+            else:
+                conn.close()
+        except (OSError, smtplib.SMTPException):
+            conn.close()
+
+    def send(self, *, envelope_from: str, recipient: str, message: bytes) -> SendResult:
+        """MAIL, RCPT, DATA on the open connection; one reconnect when it was dropped before DATA."""
+        with self._lock:
+            for attempt in (1, 2):
+                conn = self._connection()
+                try:
+                    return self._transaction(conn, envelope_from, recipient, message)
+                except (smtplib.SMTPServerDisconnected, ConnectionError, socket.timeout) as exc:
+                    self._drop(polite=False)
+                    if attempt == 2 or isinstance(exc, _AfterData):
+                        raise TemporaryFailure(f"connection lost: {exc}", recipient=recipient) from exc
+            raise AssertionError("unreachable")
+
+    def _transaction(self, conn: smtplib.SMTP, sender: str, recipient: str, message: bytes) -> SendResult:
+        code, reply = conn.mail(sender)
+        if code != 250:
+            self._reset(conn)
+            raise _failure(code, reply, recipient)
+        code, reply = conn.rcpt(recipient)
+        if code not in (250, 251):
+            self._reset(conn)
+            raise _failure(code, reply, recipient)
+        try:
+            code, reply = conn.data(message)
+        except smtplib.SMTPDataError as exc:
+            self._reset(conn)
+            raise _failure(exc.smtp_code, exc.smtp_error, recipient) from exc
+        except (smtplib.SMTPServerDisconnected, ConnectionError, socket.timeout) as exc:
+            # The server may have stored the message before the line dropped: retrying
+            # risks one duplicate, never a loss.
+            raise _AfterData(str(exc)) from exc
+        if code != 250:
+            raise _failure(code, reply, recipient)
+        self._sent_on_conn += 1
+        return SendResult(code, _text(reply))
+
+    @staticmethod
+    def _reset(conn: smtplib.SMTP) -> None:
+        try:
+            conn.rset()
+        except (OSError, smtplib.SMTPException):
+            pass
+
+    def close(self) -> None:
+        """QUIT the connection; the next send opens a new one."""
+        with self._lock:
+            self._drop(polite=True)
+
+
+class _AfterData(smtplib.SMTPServerDisconnected):
+    """The connection dropped during DATA."""
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+
+
+def _failure(code: int, reply: bytes | str, recipient: str) -> DeliveryError:
+    text = _text(reply)
+    outcome = classify(code, text)
+    if outcome is Outcome.PERMANENT:
+        return PermanentFailure(text, code=code, recipient=recipient)
+    return TemporaryFailure(text, code=code, recipient=recipient)

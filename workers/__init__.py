@@ -1,0 +1,1 @@
+"""Celery side of mailer: the app, its thin tasks, and the embedded worker."""

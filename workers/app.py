@@ -1,0 +1,80 @@
+"""The Celery app: configured from Settings, one Runtime per worker process."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init, worker_process_shutdown
+
+from mailer.config import Settings
+from mailer.runtime import Runtime, build_runtime
+
+__all__ = ["app", "configure", "runtime", "set_runtime"]
+
+app = Celery("mailer", include=["workers.tasks"])
+
+_runtime: Runtime | None = None
+_lock = threading.Lock()
+
+
+def configure(settings: Settings) -> Celery:
+    """Point the app at the settings' broker, with the options exactly-once delivery needs."""
+    transport_options: dict[str, Any] = {"visibility_timeout": 3600}
+    if settings.embedded:
+        transport_options = {"polling_interval": 0.05}
+    app.conf.update(
+        broker_url=settings.broker_url,
+        result_backend=None,
+        task_ignore_result=True,
+        # Acknowledge after the task ran, and give the message back when the worker
+        # process dies: a batch is never lost, the ledger's claims prevent doubles.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_serializer="json",
+        accept_content=["json"],
+        broker_transport_options=transport_options,
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        task_default_queue="mailer",
+        mailer_settings=settings,
+    )
+    return app
+
+
+def set_runtime(value: Runtime | None) -> None:
+    """Install the runtime tasks use (the CLI shares its own with the embedded worker)."""
+    global _runtime
+    with _lock:
+        _runtime = value
+
+
+def runtime() -> Runtime:
+    """The process's runtime, built on first use from the configured settings."""
+    global _runtime
+    with _lock:
+        if _runtime is None:
+            settings = app.conf.get("mailer_settings")
+            if settings is None:
+                from mailer.config import load_settings
+
+                settings = configure(load_settings()).conf["mailer_settings"]
+            # Workers never migrate: `mailer init` (or any CLI command) does.
+            _runtime = build_runtime(settings, migrate=False)
+        return _runtime
+
+
+@worker_process_init.connect
+def _fresh_after_fork(**_: Any) -> None:
+    # A prefork child must not share the parent's database or SMTP sockets.
+    global _runtime
+    _runtime = None
+
+
+@worker_process_shutdown.connect
+def _close(**_: Any) -> None:
+    if _runtime is not None:
+        _runtime.close()

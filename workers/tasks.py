@@ -1,0 +1,52 @@
+"""Thin tasks: ids in, one call into mailer, temporary failures mapped to retries."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from mailer.campaigns.plan import announce, pending_batches, plan
+from mailer.campaigns.run import MAX_ATTEMPTS, send_batch
+from workers.app import app, runtime
+
+__all__ = ["announce_statement", "dispatch", "send_batch_task", "start_campaign"]
+
+
+def dispatch(campaign_id: int) -> int:
+    """Plan the campaign (once) and queue its pending rows in batches; returns batches queued."""
+    rt = runtime()
+    plan(rt.db, rt.org, campaign_id)
+    queued = 0
+    for ids in pending_batches(rt.db, campaign_id, rt.settings.batch_size):
+        send_batch_task.delay(campaign_id, ids)
+        queued += 1
+    return queued
+
+
+@app.task(name="mailer.announce_statement")
+def announce_statement(statement_id: str) -> int:
+    """Publication of a statement: the group's alert campaign, planned and queued."""
+    campaign_id, _ = announce(runtime().db, statement_id)
+    dispatch(campaign_id)
+    return campaign_id
+
+
+@app.task(name="mailer.start_campaign")
+def start_campaign(campaign_id: int) -> int:
+    """An explicit campaign (mailer send, campaigns send): plan and queue it."""
+    dispatch(campaign_id)
+    return campaign_id
+
+
+def backoff(retries: int) -> float:
+    """Exponential backoff with full jitter, capped at ten minutes."""
+    return float(random.uniform(0, min(600.0, 2.0 * 2**retries)))
+
+
+@app.task(bind=True, name="mailer.send_batch", max_retries=MAX_ATTEMPTS + 2)
+def send_batch_task(self: Any, campaign_id: int, subscriber_ids: list[int]) -> dict[str, int]:
+    """Send one batch; rows that failed temporarily come back later as a smaller batch."""
+    result = send_batch(runtime(), campaign_id, subscriber_ids)
+    if result.retry:
+        raise self.retry(args=(campaign_id, result.retry), countdown=backoff(self.request.retries))
+    return {"sent": result.sent, "failed": result.failed, "skipped": result.skipped}
