@@ -73,7 +73,7 @@ class MessageTemplate:
             f"Date: {date or formatdate(usegmt=True)}\r\n"
             f"Message-ID: {recipient.message_id}\r\n"
             f"List-Unsubscribe: <{recipient.unsubscribe_url}>, <{recipient.unsubscribe_mailto}>\r\n"
-        ).encode("utf-8")
+        ).encode()
         return b"".join(
             (
                 personal,
@@ -122,7 +122,9 @@ def build_template(
     return MessageTemplate(
         variant=variant,
         envelope_from=envelope_from,
-        head=("\r\n".join(head_lines) + "\r\n\r\nThis is a multipart message in MIME format.\r\n").encode("utf-8"),
+        head=(
+            "\r\n".join(head_lines) + "\r\n\r\nThis is a multipart message in MIME format.\r\n"
+        ).encode("utf-8"),
         text_head=part.format(b=boundary, t="text/plain", lang=variant.lang).encode("ascii"),
         html_head=part.format(b=boundary, t="text/html", lang=variant.lang).encode("ascii"),
         closing=f"\r\n--{boundary}--\r\n".encode("ascii"),

@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
@@ -100,7 +101,9 @@ class Settings:
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read, validate and freeze the settings; raise ConfigError naming the variable."""
     env = dict(os.environ if environ is None else environ)
-    relevant = {k[len(PREFIX):].lower(): v for k, v in env.items() if k.startswith(PREFIX)}
+    relevant: dict[str, Any] = {
+        k[len(PREFIX) :].lower(): v for k, v in env.items() if k.startswith(PREFIX)
+    }
     try:
         raw = _Environment(**relevant) if environ is not None else _Environment()
     except ValidationError as exc:
@@ -137,7 +140,8 @@ def _embedded_secret(raw: _Environment, data_dir: Path) -> str:
     """The embedded default keeps a generated key in the data directory; production must set one."""
     if not (raw.database_url.startswith("sqlite") and raw.broker_url.startswith("memory:")):
         raise ConfigError(
-            PREFIX + "SECRET_KEY", "is required when not on the embedded default (sqlite + memory://)"
+            PREFIX + "SECRET_KEY",
+            "is required when not on the embedded default (sqlite + memory://)",
         )
     path = data_dir / "secret_key"
     if path.is_file():

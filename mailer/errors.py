@@ -1,17 +1,17 @@
 """The one exception tree of mailer.
 
-    MailerError
-    ├── ConfigError                 a setting or the organisation profile is wrong (exit 2)
-    ├── InputError(ValueError)      a user's file or argument is wrong; carries file/line/field
-    │   ├── StatementError          a statement file cannot be parsed
-    │   ├── SubscriberRowError      a CSV row is invalid
-    │   └── InvalidAddress          an email address is invalid
-    ├── NotFound(LookupError)       no statement, subscriber or campaign with that id
-    ├── CampaignError               an operation a campaign's state does not allow
-    ├── RenderError                 a template failed to render
-    └── DeliveryError               a message was not accepted; carries code, reply, recipient
-        ├── TemporaryFailure        try again later (4xx, 552, timeouts, dropped connections)
-        └── PermanentFailure        never retry (other 5xx)
+MailerError
+├── ConfigError                 a setting or the organisation profile is wrong (exit 2)
+├── InputError(ValueError)      a user's file or argument is wrong; carries file/line/field
+│   ├── StatementError          a statement file cannot be parsed
+│   ├── SubscriberRowError      a CSV row is invalid
+│   └── InvalidAddress          an email address is invalid
+├── NotFound(LookupError)       no statement, subscriber or campaign with that id
+├── CampaignError               an operation a campaign's state does not allow
+├── RenderError                 a template failed to render
+└── DeliveryError               a message was not accepted; carries code, reply, recipient
+    ├── TemporaryFailure        try again later (4xx, 552, timeouts, dropped connections)
+    └── PermanentFailure        never retry (other 5xx)
 """
 
 from __future__ import annotations

@@ -59,8 +59,6 @@ def _chained(chain: tuple[str, ...], locale_dir: Path) -> gettext.NullTranslatio
     return head
 
 
-def translations(
-    chain: Sequence[str], locale_dir: Path = LOCALE_DIR
-) -> gettext.NullTranslations:
+def translations(chain: Sequence[str], locale_dir: Path = LOCALE_DIR) -> gettext.NullTranslations:
     """Translations that try each locale of the chain in order, then the English source."""
     return _chained(tuple(chain), locale_dir)

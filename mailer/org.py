@@ -64,9 +64,12 @@ class OrgProfile:
         return self.unsubscribe_address or f"unsubscribe@{self.sender_domain}"
 
     def for_locale(self, locale: str) -> LocaleProfile:
-        """The locale's own settings, falling back to its language's."""
-        return self.per_locale.get(locale) or self.per_locale.get(
-            locale.split("_")[0], LocaleProfile()
+        """The locale's own settings, falling back to its language's, then to a donate button."""
+        found = self.per_locale.get(locale) or self.per_locale.get(locale.split("_")[0])
+        if found is not None:
+            return found
+        return LocaleProfile(
+            actions=(DefaultAction("donate", f"{self.website.rstrip('/')}/donate"),)
         )
 
     def sender_name(self, locale: str) -> str:
@@ -93,8 +96,14 @@ def load_profile(path: Path | None) -> OrgProfile:
     if not isinstance(org, dict):
         raise ConfigError(where, "[organisation] must be a table")
     defaults = OrgProfile()
-    locales = tuple(_locale(where, "organisation.locales", v) for v in org.get("locales", defaults.locales))
-    default_locale = _locale(where, "organisation.default_locale", org.get("default_locale", locales[0] if locales else "en"))
+    locales = tuple(
+        _locale(where, "organisation.locales", v) for v in org.get("locales", defaults.locales)
+    )
+    default_locale = _locale(
+        where,
+        "organisation.default_locale",
+        org.get("default_locale", locales[0] if locales else "en"),
+    )
     per_locale = {
         _locale(where, f"locales.{key}", key): _locale_profile(where, key, value)
         for key, value in data.get("locales", {}).items()
@@ -106,7 +115,12 @@ def load_profile(path: Path | None) -> OrgProfile:
         from_address=_address(where, org, "from_address", defaults.from_address),
         bounce_address=org.get("bounce_address"),
         unsubscribe_address=org.get("unsubscribe_address"),
-        list_id=_text(where, org, "list_id", f"alerts.{_address(where, org, 'from_address', defaults.from_address).rpartition('@')[2]}"),
+        list_id=_text(
+            where,
+            org,
+            "list_id",
+            f"alerts.{_address(where, org, 'from_address', defaults.from_address).rpartition('@')[2]}",
+        ),
         default_locale=default_locale,
         locales=locales or (default_locale,),
         timezone=_text(where, org, "timezone", defaults.timezone),
@@ -142,11 +156,15 @@ def _locale_profile(where: str, key: str, value: object) -> LocaleProfile:
     for index, item in enumerate(value.get("cta", [])):
         if not isinstance(item, dict) or not item.get("kind") or not item.get("url"):
             raise ConfigError(where, f"locales.{key}.cta[{index}] needs kind and url")
-        actions.append(DefaultAction(kind=str(item["kind"]), url=str(item["url"]), label=item.get("label")))
+        actions.append(
+            DefaultAction(kind=str(item["kind"]), url=str(item["url"]), label=item.get("label"))
+        )
     return LocaleProfile(
         sender_name=value.get("sender_name"),
         address=value.get("address"),
-        fallback=tuple(_locale(where, f"locales.{key}.fallback", v) for v in value.get("fallback", [])),
+        fallback=tuple(
+            _locale(where, f"locales.{key}.fallback", v) for v in value.get("fallback", [])
+        ),
         actions=tuple(actions),
     )
 
@@ -154,7 +172,8 @@ def _locale_profile(where: str, key: str, value: object) -> LocaleProfile:
 def chain_for(profile: OrgProfile, locale: str | None) -> tuple[str, ...]:
     """The subscriber's fallback chain under this organisation's profile."""
     normal = normalise_locale(locale)
-    explicit = profile.per_locale.get(normal).fallback if normal in profile.per_locale else ()
+    own = profile.per_locale.get(normal) if normal else None
+    explicit = own.fallback if own is not None else ()
     language = normal.split("_")[0] if normal else None
     by_language = (
         profile.per_locale[language].fallback if language and language in profile.per_locale else ()

@@ -37,7 +37,9 @@ class Runtime:
         self.db.dispose()
 
 
-def build_runtime(settings: Settings, *, migrate: bool = True, transport: Transport | None = None) -> Runtime:
+def build_runtime(
+    settings: Settings, *, migrate: bool = True, transport: Transport | None = None
+) -> Runtime:
     """Open the database and the transport named by the settings."""
     return Runtime(
         settings=settings,

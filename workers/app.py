@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -16,6 +17,7 @@ __all__ = ["app", "configure", "runtime", "set_runtime"]
 app = Celery("mailer", include=["workers.tasks"])
 
 _runtime: Runtime | None = None
+_runtime_pid = 0
 _lock = threading.Lock()
 
 
@@ -47,14 +49,15 @@ def configure(settings: Settings) -> Celery:
 
 def set_runtime(value: Runtime | None) -> None:
     """Install the runtime tasks use (the CLI shares its own with the embedded worker)."""
-    global _runtime
+    global _runtime, _runtime_pid
     with _lock:
         _runtime = value
+        _runtime_pid = os.getpid()
 
 
 def runtime() -> Runtime:
     """The process's runtime, built on first use from the configured settings."""
-    global _runtime
+    global _runtime, _runtime_pid
     with _lock:
         if _runtime is None:
             settings = app.conf.get("mailer_settings")
@@ -64,14 +67,17 @@ def runtime() -> Runtime:
                 settings = configure(load_settings()).conf["mailer_settings"]
             # Workers never migrate: `mailer init` (or any CLI command) does.
             _runtime = build_runtime(settings, migrate=False)
+            _runtime_pid = os.getpid()
         return _runtime
 
 
 @worker_process_init.connect
 def _fresh_after_fork(**_: Any) -> None:
-    # A prefork child must not share the parent's database or SMTP sockets.
+    # A prefork child must not share the parent's database or SMTP sockets. (The solo
+    # pool sends this signal too, in the same process: keep the runtime there.)
     global _runtime
-    _runtime = None
+    if _runtime_pid != os.getpid():
+        _runtime = None
 
 
 @worker_process_shutdown.connect

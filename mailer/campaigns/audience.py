@@ -27,9 +27,7 @@ def group_topics(versions: Sequence[Statement]) -> frozenset[str]:
     return frozenset(t.casefold() for v in versions for t in v.topics)
 
 
-def choose_version(
-    locale: str | None, versions: Sequence[Statement], org: OrgProfile
-) -> Statement:
+def choose_version(locale: str | None, versions: Sequence[Statement], org: OrgProfile) -> Statement:
     """The first version along the subscriber's chain; else the default locale's; else the first.
 
     `versions` must be sorted (by language) so the last resort is deterministic.
@@ -72,7 +70,9 @@ def decide(
         reason = "pending confirmation" if status == "pending" else status
     elif targeted and alert_pref != "alerts":
         reason = "alerts off" if alert_pref == "digest" else "no email wanted"
-    elif targeted and topics and wanted_topics and not {t.casefold() for t in topics} & wanted_topics:
+    elif (
+        targeted and topics and wanted_topics and not {t.casefold() for t in topics} & wanted_topics
+    ):
         reason = "topic mismatch"
     if reason:
         return Decision(False, email_lang, version.id, version.lang, reason)

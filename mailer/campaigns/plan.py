@@ -85,10 +85,17 @@ def plan(db: Database, org: OrgProfile, campaign_id: int) -> PlanResult:
         if not versions:
             raise CampaignError(f"campaign {campaign_id}: its statements are gone")
         wanted = group_topics(versions)
-        targeted = campaign.kind == "alert"
+        # Without a segment the statement routes itself (alerts on, topics); a segment overrides.
+        targeted = campaign.segment is None
         total = pending = 0
         last_id = 0
-        columns = (Subscriber.id, Subscriber.status, Subscriber.alert_pref, Subscriber.topics, Subscriber.locale)
+        columns = (
+            Subscriber.id,
+            Subscriber.status,
+            Subscriber.alert_pref,
+            Subscriber.topics,
+            Subscriber.locale,
+        )
         while True:
             # Keyset pagination: constant cost per page, whatever the table size.
             page = session.execute(

@@ -74,7 +74,7 @@ def _claim(rt: Runtime, campaign_id: int, ids: list[int]) -> list[tuple[int, str
             .values(status="sending", lease_until=utcnow() + LEASE)
             .returning(Delivery.subscriber_id, Delivery.statement_id, Delivery.locale)
         ).all()
-    return sorted((r[0], r[1], r[2]) for r in rows)
+    return sorted((int(r[0]), str(r[1]), str(r[2])) for r in rows)
 
 
 def _record(rt: Runtime, campaign_id: int, subscriber_id: int, **values: object) -> None:
@@ -102,24 +102,39 @@ def send_batch(rt: Runtime, campaign_id: int, subscriber_ids: list[int]) -> Batc
     with rt.db.session() as session:
         people = {
             row.id: (row.email, row.name, row.status)
-            for row in session.scalars(select(Subscriber).where(Subscriber.id.in_([c[0] for c in claimed])))
+            for row in session.scalars(
+                select(Subscriber).where(Subscriber.id.in_([c[0] for c in claimed]))
+            )
         }
     for subscriber_id, statement_id, locale in claimed:
         person = people.get(subscriber_id)
         if person is None or person[2] != "subscribed":
             # Suppressed since planning (unsubscribed, bounced, forgotten): nothing more.
-            _record(rt, campaign_id, subscriber_id, status="skipped", reason=person[2] if person else "forgotten")
+            _record(
+                rt,
+                campaign_id,
+                subscriber_id,
+                status="skipped",
+                reason=person[2] if person else "forgotten",
+            )
             result.skipped += 1
             continue
         email, name, _ = person
         template = template_for(rt, campaign_id, statement_id, locale)
         recipient = recipient_for(
-            signer=rt.signer, org=rt.org, public_url=rt.settings.public_url,
-            campaign_id=campaign_id, subscriber_id=subscriber_id, email=email, name=name,
+            signer=rt.signer,
+            org=rt.org,
+            public_url=rt.settings.public_url,
+            campaign_id=campaign_id,
+            subscriber_id=subscriber_id,
+            email=email,
+            name=name,
         )
         message = template.build(recipient)
         try:
-            reply = rt.transport.send(envelope_from=template.envelope_from, recipient=email, message=message)
+            reply = rt.transport.send(
+                envelope_from=template.envelope_from, recipient=email, message=message
+            )
         except TemporaryFailure as exc:
             _temporary(rt, campaign_id, subscriber_id, exc, result)
             continue
@@ -128,8 +143,13 @@ def send_batch(rt: Runtime, campaign_id: int, subscriber_ids: list[int]) -> Batc
             result.failed += 1
             continue
         _record(
-            rt, campaign_id, subscriber_id, status="sent", sent_at=utcnow(),
-            message_id=recipient.message_id, last_reply=f"{reply.code} {reply.reply}"[:500],
+            rt,
+            campaign_id,
+            subscriber_id,
+            status="sent",
+            sent_at=utcnow(),
+            message_id=recipient.message_id,
+            last_reply=f"{reply.code} {reply.reply}"[:500],
             attempts=Delivery.attempts + 1,
         )
         result.sent += 1
@@ -138,17 +158,27 @@ def send_batch(rt: Runtime, campaign_id: int, subscriber_ids: list[int]) -> Batc
     return result
 
 
-def _temporary(rt: Runtime, campaign_id: int, subscriber_id: int, exc: TemporaryFailure, result: BatchResult) -> None:
+def _temporary(
+    rt: Runtime, campaign_id: int, subscriber_id: int, exc: TemporaryFailure, result: BatchResult
+) -> None:
     with rt.db.session() as session:
-        attempts = session.scalars(
-            select(Delivery.attempts).where(
-                Delivery.campaign_id == campaign_id, Delivery.subscriber_id == subscriber_id
-            )
-        ).one() + 1
+        attempts = (
+            session.scalars(
+                select(Delivery.attempts).where(
+                    Delivery.campaign_id == campaign_id, Delivery.subscriber_id == subscriber_id
+                )
+            ).one()
+            + 1
+        )
     final = attempts >= MAX_ATTEMPTS
     _record(
-        rt, campaign_id, subscriber_id, status="failed" if final else "pending",
-        attempts=attempts, last_reply=str(exc)[:500], reason="gave up after retries" if final else None,
+        rt,
+        campaign_id,
+        subscriber_id,
+        status="failed" if final else "pending",
+        attempts=attempts,
+        last_reply=str(exc)[:500],
+        reason="gave up after retries" if final else None,
     )
     if final:
         result.failed += 1
@@ -162,9 +192,16 @@ def _permanent(rt: Runtime, campaign_id: int, subscriber_id: int, exc: Permanent
         session.execute(
             update(Delivery)
             .where(Delivery.campaign_id == campaign_id, Delivery.subscriber_id == subscriber_id)
-            .values(status="failed", reason="rejected", last_reply=str(exc)[:500],
-                    attempts=Delivery.attempts + 1, lease_until=None)
+            .values(
+                status="failed",
+                reason="rejected",
+                last_reply=str(exc)[:500],
+                attempts=Delivery.attempts + 1,
+                lease_until=None,
+            )
         )
         if exc.recipient:
             # The server refused this address for good: suppress it for every campaign.
-            session.execute(update(Subscriber).where(Subscriber.id == subscriber_id).values(status="bounced"))
+            session.execute(
+                update(Subscriber).where(Subscriber.id == subscriber_id).values(status="bounced")
+            )

@@ -53,7 +53,8 @@ def campaign_status(session: Session, campaign_id: int) -> dict[str, Any]:
     for locale, status, count in rows:
         key = "pending" if status == "sending" else status
         entry = by_locale.setdefault(
-            locale or "", {"total": 0, "sent": 0, "failed": 0, "pending": 0, "skipped": 0, "skipped_reasons": {}}
+            locale or "",
+            {"total": 0, "sent": 0, "failed": 0, "pending": 0, "skipped": 0, "skipped_reasons": {}},
         )
         entry["total"] += count
         totals["total"] += count

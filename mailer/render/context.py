@@ -73,7 +73,8 @@ def email_context(
     _ = tr.gettext
     rtl = is_rtl(locale)
     published = (
-        _("Published on %(date)s") % {"date": format_date(statement.date, format="long", locale=locale)}
+        _("Published on %(date)s")
+        % {"date": format_date(statement.date, format="long", locale=locale)}
         if statement.date
         else ""
     )

@@ -20,7 +20,9 @@ def environment(
     """An environment whose `_`/`ngettext` translate along `chain`; cached per chain."""
     env = Environment(
         loader=FileSystemLoader(str(templates)),
-        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False),
+        autoescape=select_autoescape(
+            enabled_extensions=("html", "html.j2"), default_for_string=False
+        ),
         undefined=StrictUndefined,
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,

@@ -7,7 +7,7 @@ import threading
 
 import premailer
 
-__all__ = ["inline_css", "inline_count"]
+__all__ = ["inline_count", "inline_css"]
 
 _count = 0
 _lock = threading.Lock()

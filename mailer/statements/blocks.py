@@ -13,8 +13,33 @@ __all__ = ["Chunk", "classify", "topic_from_tag"]
 _QUOTE_OPENERS = ("«", "“", "„", '"', "‹", "‘")
 _SENTENCE_END = re.compile(r"[.!?…:;»\"”“]\s*$")
 _SMALL_WORDS = {
-    "a", "au", "aux", "de", "des", "du", "en", "et", "la", "le", "les", "of", "the", "and",
-    "for", "in", "on", "to", "van", "het", "een", "der", "die", "das", "und", "von", "op",
+    "a",
+    "au",
+    "aux",
+    "de",
+    "des",
+    "du",
+    "en",
+    "et",
+    "la",
+    "le",
+    "les",
+    "of",
+    "the",
+    "and",
+    "for",
+    "in",
+    "on",
+    "to",
+    "van",
+    "het",
+    "een",
+    "der",
+    "die",
+    "das",
+    "und",
+    "von",
+    "op",
 }
 
 
@@ -82,5 +107,7 @@ def classify(chunks: list[Chunk]) -> tuple[list[str], list[Block]]:
             kind = "heading"
         else:
             kind = "paragraph"
-        blocks.append(Block(kind=kind, text=text, html=chunk.html or html.escape(text, quote=False)))
+        blocks.append(
+            Block(kind=kind, text=text, html=chunk.html or html.escape(text, quote=False))
+        )
     return topics, blocks

@@ -10,8 +10,32 @@ __all__ = ["DETECTABLE", "detect_language"]
 # The languages organisations publish in most; a bounded set keeps Lingua's memory
 # low (~30 MB) and its answers sharp between close languages (nl/de/af).
 DETECTABLE = (
-    "ar", "ca", "da", "de", "el", "en", "es", "fa", "fi", "fr", "he", "hu", "it",
-    "ja", "ko", "nl", "no", "pl", "pt", "ro", "ru", "sv", "tr", "uk", "ur", "zh",
+    "ar",
+    "ca",
+    "da",
+    "de",
+    "el",
+    "en",
+    "es",
+    "fa",
+    "fi",
+    "fr",
+    "he",
+    "hu",
+    "it",
+    "ja",
+    "ko",
+    "nl",
+    "no",
+    "pl",
+    "pt",
+    "ro",
+    "ru",
+    "sv",
+    "tr",
+    "uk",
+    "ur",
+    "zh",
 )
 
 

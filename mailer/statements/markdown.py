@@ -23,7 +23,9 @@ def split_front_matter(content: str, *, source: str) -> tuple[dict[str, Any], st
     """Return (metadata, body, line number where the body starts)."""
     lines = content.split("\n")
     if not lines or not _FENCE.match(lines[0]):
-        raise StatementError("front matter missing: the file must start with a '---' line", file=source, line=1)
+        raise StatementError(
+            "front matter missing: the file must start with a '---' line", file=source, line=1
+        )
     for index in range(1, len(lines)):
         if _FENCE.match(lines[index]):
             break
@@ -37,7 +39,9 @@ def split_front_matter(content: str, *, source: str) -> tuple[dict[str, Any], st
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise StatementError(f"broken front matter: {problem}", file=source, line=line) from exc
     if not isinstance(meta, dict):
-        raise StatementError("front matter must be a mapping of keys to values", file=source, line=2)
+        raise StatementError(
+            "front matter must be a mapping of keys to values", file=source, line=2
+        )
     return meta, "\n".join(lines[index + 1 :]), index + 2
 
 
@@ -49,7 +53,7 @@ def _plain(children: list[Token]) -> str:
         elif child.type in {"softbreak", "hardbreak"}:
             parts.append(" ")
         elif child.type == "image":
-            parts.append(child.attrs.get("alt", "") if isinstance(child.attrs.get("alt"), str) else "")
+            parts.append(child.content)  # the alt text
     return " ".join("".join(parts).split())
 
 
@@ -76,7 +80,8 @@ def markdown_blocks(body: str) -> list[Block]:
             if not text:
                 continue
             kind: BlockKind = "quote" if quote_depth and pending == "paragraph" else pending
-            inline_html = _MD.renderer.renderInline(children, _MD.options, {}).strip()
+            renderer: Any = _MD.renderer
+            inline_html = str(renderer.renderInline(children, _MD.options, {})).strip()
             blocks.append(Block(kind=kind, text=text, html=inline_html))
             if pending == "heading":
                 pending = "paragraph"

@@ -17,7 +17,13 @@ from mailer.statements.plaintext import html_chunks, text_chunks
 
 __all__ = ["FORMATS", "parse_file", "parse_text"]
 
-FORMATS = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".html": "html", ".htm": "html"}
+FORMATS = {
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".txt": "text",
+    ".html": "html",
+    ".htm": "html",
+}
 # `<key>.<lang>.<ext>` names a translation group and language without front matter.
 _NAME_PATTERN = re.compile(r"^(?P<key>.+)\.(?P<lang>[a-z]{2,3}(?:[_-][A-Za-z]{2,4})?)$")
 
@@ -71,7 +77,9 @@ def parse_text(
     )
     urgency = (_optional(meta, "urgency", source) or "alert").lower()
     if urgency not in URGENCIES:
-        raise StatementError(f"must be one of {', '.join(URGENCIES)}, not {urgency!r}", file=source, field="urgency")
+        raise StatementError(
+            f"must be one of {', '.join(URGENCIES)}, not {urgency!r}", file=source, field="urgency"
+        )
     return Statement(
         id=ident,
         lang=lang,
@@ -101,7 +109,9 @@ def _language(
         return lang
     detected = detect_language(title + "\n" + "\n".join(b.text for b in blocks))
     if detected is None:
-        raise StatementError("language not declared and not detectable: add 'lang:'", file=source, field="lang")
+        raise StatementError(
+            "language not declared and not detectable: add 'lang:'", file=source, field="lang"
+        )
     return detected
 
 
@@ -140,7 +150,9 @@ def _date(meta: dict[str, Any], source: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(value).strip()[:10])
     except ValueError as exc:
-        raise StatementError(f"not an ISO date (YYYY-MM-DD): {value!r}", file=source, field="date") from exc
+        raise StatementError(
+            f"not an ISO date (YYYY-MM-DD): {value!r}", file=source, field="date"
+        ) from exc
 
 
 def _actions(meta: dict[str, Any], source: str) -> list[CallToAction]:
@@ -154,10 +166,16 @@ def _actions(meta: dict[str, Any], source: str) -> list[CallToAction]:
             raise StatementError("must be a mapping {kind, label, url}", file=source, field=where)
         url = str(item.get("url") or "").strip()
         if not re.match(r"^(https?://|mailto:)", url):
-            raise StatementError(f"url must start with https://, http:// or mailto:, got {url!r}", file=source, field=where)
+            raise StatementError(
+                f"url must start with https://, http:// or mailto:, got {url!r}",
+                file=source,
+                field=where,
+            )
         kind = str(item.get("kind") or "link").strip().lower()
         label = item.get("label")
-        actions.append(CallToAction(kind=kind, url=url, label=str(label).strip() if label else None))
+        actions.append(
+            CallToAction(kind=kind, url=url, label=str(label).strip() if label else None)
+        )
     return actions
 
 

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailer.errors import NotFound
-from mailer.store.models import StatementRow, utcnow
 from mailer.statements.model import Block, CallToAction, Statement
+from mailer.store.models import StatementRow, utcnow
 
 __all__ = ["group_of", "load", "mark_published", "save", "to_statement"]
 
@@ -84,7 +84,9 @@ def load(session: Session, statement_id: str) -> Statement:
 def group_of(session: Session, translation_key: str) -> list[Statement]:
     """Every translation of an announcement, ordered by language."""
     rows = session.scalars(
-        select(StatementRow).where(StatementRow.translation_key == translation_key).order_by(StatementRow.lang)
+        select(StatementRow)
+        .where(StatementRow.translation_key == translation_key)
+        .order_by(StatementRow.lang)
     )
     return [to_statement(r) for r in rows]
 

@@ -72,7 +72,9 @@ def open_database(url: str, *, migrate: bool = True) -> Database:
         try:
             upgrade(database)
         except OperationalError as exc:
-            raise ConfigError("MAILER_DATABASE_URL", f"cannot open the database: {exc.orig}") from exc
+            raise ConfigError(
+                "MAILER_DATABASE_URL", f"cannot open the database: {exc.orig}"
+            ) from exc
     return database
 
 

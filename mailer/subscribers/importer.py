@@ -61,9 +61,13 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
             except StopIteration:
                 return
             except UnicodeDecodeError as exc:
-                raise InputError(f"not UTF-8 (byte {exc.start})", file=source, line=reader.line_num + 1) from exc
+                raise InputError(
+                    f"not UTF-8 (byte {exc.start})", file=source, line=reader.line_num + 1
+                ) from exc
             except csv.Error as exc:
-                raise InputError(f"malformed CSV: {exc}", file=source, line=reader.line_num) from exc
+                raise InputError(
+                    f"malformed CSV: {exc}", file=source, line=reader.line_num
+                ) from exc
             cleaned = {k: (v if isinstance(v, str) else "") for k, v in row.items() if k}
             yield reader.line_num, cleaned
 

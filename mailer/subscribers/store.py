@@ -11,7 +11,15 @@ from mailer.errors import NotFound
 from mailer.store.models import Subscriber, utcnow
 from mailer.subscribers.validate import SubscriberData, normalise_email
 
-__all__ = ["FINAL_STATUSES", "UpsertResult", "find", "get_by_email", "status_counts", "upsert"]
+__all__ = [
+    "FINAL_STATUSES",
+    "UpsertResult",
+    "email_key",
+    "find",
+    "get_by_email",
+    "status_counts",
+    "upsert",
+]
 
 # Statuses only the person (or their mail server) can leave: imports never override them.
 FINAL_STATUSES = frozenset({"unsubscribed", "bounced", "complained"})
@@ -25,14 +33,21 @@ class UpsertResult:
     subscriber: Subscriber
 
 
-def upsert(
-    session: Session, data: SubscriberData, *, consented: bool, source: str
-) -> UpsertResult:
+def upsert(session: Session, data: SubscriberData, *, consented: bool, source: str) -> UpsertResult:
     """Create or update a subscriber by normalised email."""
-    row = session.scalars(select(Subscriber).where(Subscriber.email == data.email)).one_or_none()
+    row = session.scalars(
+        select(Subscriber).where(Subscriber.email_key == email_key(data.email))
+    ).one_or_none()
     created = row is None
     if row is None:
-        row = Subscriber(email=data.email, name="", topics=[], lists=[], attributes={})
+        row = Subscriber(
+            email=data.email,
+            email_key=email_key(data.email),
+            name="",
+            topics=[],
+            lists=[],
+            attributes={},
+        )
         session.add(row)
         row.status = data.status or ("subscribed" if consented else "pending")
         if row.status == "subscribed":
@@ -66,16 +81,25 @@ def upsert(
     return UpsertResult("created" if created else "updated", row)
 
 
+def email_key(address: str) -> str:
+    """The lookup key of an address: case-folded whole (mail systems ignore local-part case)."""
+    return address.casefold()
+
+
 def get_by_email(session: Session, email: str) -> Subscriber:
     """The subscriber with this address (normalised first), or NotFound."""
     address = normalise_email(email)
-    row = session.scalars(select(Subscriber).where(Subscriber.email == address)).one_or_none()
+    row = session.scalars(
+        select(Subscriber).where(Subscriber.email_key == email_key(address))
+    ).one_or_none()
     if row is None:
         raise NotFound("subscriber", address)
     return row
 
 
-def find(session: Session, *, status: str | None = None, limit: int | None = None) -> list[Subscriber]:
+def find(
+    session: Session, *, status: str | None = None, limit: int | None = None
+) -> list[Subscriber]:
     """Subscribers in id order, optionally of one status."""
     query = select(Subscriber).order_by(Subscriber.id)
     if status:

@@ -17,7 +17,12 @@ STATUSES = ("pending", "subscribed", "unsubscribed", "bounced", "complained")
 ALERT_PREFS = ("alerts", "digest", "none")
 _TRUE = {"true", "yes", "1", "y", "oui", "ja", "on"}
 _FALSE = {"false", "no", "0", "n", "non", "nee", "nein", "off"}
-_COUNTRIES = frozenset(code for code in Locale("en").territories if len(code) == 2 and code.isalpha())
+# CLDR also lists private-use and grouping codes (ZZ "Unknown Region", EU, QO, XK): leave those out.
+_COUNTRIES = frozenset(
+    code
+    for code in map(str, Locale("en").territories)
+    if len(code) == 2 and code.isalpha() and code not in {"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +91,9 @@ def validate_row(row: Mapping[str, str | None]) -> SubscriberData:
     if country:
         country = country.upper()
         if country not in _COUNTRIES:
-            raise SubscriberRowError(f"not an ISO 3166 alpha-2 country code: {country!r}", field="country")
+            raise SubscriberRowError(
+                f"not an ISO 3166 alpha-2 country code: {country!r}", field="country"
+            )
     status = get("status")
     if status:
         status = status.lower()

@@ -18,7 +18,9 @@ class Outcome(Enum):
 
 
 _ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})")
-_THROTTLE_WORDS = re.compile(r"throttl|rate limit|too many|try again later|slow down", re.IGNORECASE)
+_THROTTLE_WORDS = re.compile(
+    r"throttl|rate limit|too many|try again later|slow down", re.IGNORECASE
+)
 
 
 def classify(code: int | None, message: str = "") -> Outcome:

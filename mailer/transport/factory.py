@@ -55,4 +55,7 @@ def open_transport(url: str) -> Transport:
         return MemoryTransport()
     if scheme in _SECURITY:
         return SMTPTransport(parse_smtp_url(url))
-    raise ConfigError(VARIABLE, f"unknown transport {scheme!r}: use maildir:, smtp://, smtp+starttls:// or smtps://")
+    raise ConfigError(
+        VARIABLE,
+        f"unknown transport {scheme!r}: use maildir:, smtp://, smtp+starttls:// or smtps://",
+    )

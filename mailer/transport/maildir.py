@@ -32,8 +32,7 @@ class MaildirTransport:
         now = time.time()
         name = f"{int(now)}.M{int(now * 1e6) % 1_000_000}P{os.getpid()}Q{next(self._counter)}.{self._host}"
         data = (
-            f"Return-Path: <{envelope_from}>\r\nDelivered-To: {recipient}\r\n".encode()
-            + message
+            f"Return-Path: <{envelope_from}>\r\nDelivered-To: {recipient}\r\n".encode() + message
         ).replace(b"\r\n", b"\n")
         try:
             self._ensure()
@@ -41,7 +40,9 @@ class MaildirTransport:
             tmp.write_bytes(data)
             os.replace(tmp, self.path / "new" / name)
         except OSError as exc:
-            raise TemporaryFailure(f"maildir {self.path}: {exc.strerror}", recipient=recipient) from exc
+            raise TemporaryFailure(
+                f"maildir {self.path}: {exc.strerror}", recipient=recipient
+            ) from exc
         return SendResult(250, f"stored as {name}")
 
     def close(self) -> None:

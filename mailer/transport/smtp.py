@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
-import socket
 import ssl
 import threading
 from dataclasses import dataclass
@@ -68,9 +68,13 @@ class SMTPTransport:
                 self._conn = self._connect()
             except smtplib.SMTPAuthenticationError as exc:
                 # Our credentials, not the recipient: retry later, never bounce anyone for it.
-                raise TemporaryFailure(f"authentication refused: {exc.smtp_error!r}", code=exc.smtp_code) from exc
+                raise TemporaryFailure(
+                    f"authentication refused: {exc.smtp_error!r}", code=exc.smtp_code
+                ) from exc
             except (OSError, smtplib.SMTPException) as exc:
-                raise TemporaryFailure(f"cannot connect to {self.settings.host}:{self.settings.port}: {exc}") from exc
+                raise TemporaryFailure(
+                    f"cannot connect to {self.settings.host}:{self.settings.port}: {exc}"
+                ) from exc
         return self._conn
 
     def _drop(self, *, polite: bool) -> None:
@@ -92,13 +96,17 @@ class SMTPTransport:
                 conn = self._connection()
                 try:
                     return self._transaction(conn, envelope_from, recipient, message)
-                except (smtplib.SMTPServerDisconnected, ConnectionError, socket.timeout) as exc:
+                except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
                     self._drop(polite=False)
                     if attempt == 2 or isinstance(exc, _AfterData):
-                        raise TemporaryFailure(f"connection lost: {exc}", recipient=recipient) from exc
+                        raise TemporaryFailure(
+                            f"connection lost: {exc}", recipient=recipient
+                        ) from exc
             raise AssertionError("unreachable")
 
-    def _transaction(self, conn: smtplib.SMTP, sender: str, recipient: str, message: bytes) -> SendResult:
+    def _transaction(
+        self, conn: smtplib.SMTP, sender: str, recipient: str, message: bytes
+    ) -> SendResult:
         code, reply = conn.mail(sender)
         if code != 250:
             self._reset(conn)
@@ -112,7 +120,7 @@ class SMTPTransport:
         except smtplib.SMTPDataError as exc:
             self._reset(conn)
             raise _failure(exc.smtp_code, exc.smtp_error, recipient) from exc
-        except (smtplib.SMTPServerDisconnected, ConnectionError, socket.timeout) as exc:
+        except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
             # The server may have stored the message before the line dropped: retrying
             # risks one duplicate, never a loss.
             raise _AfterData(str(exc)) from exc
@@ -123,10 +131,8 @@ class SMTPTransport:
 
     @staticmethod
     def _reset(conn: smtplib.SMTP) -> None:
-        try:
+        with contextlib.suppress(OSError, smtplib.SMTPException):
             conn.rset()
-        except (OSError, smtplib.SMTPException):
-            pass
 
     def close(self) -> None:
         """QUIT the connection; the next send opens a new one."""

@@ -1,0 +1,114 @@
+"""`mailer campaigns` and `mailer send`: create, send, follow and list campaigns."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+
+from mailer.campaigns.plan import create_campaign
+from mailer.campaigns.status import campaign_status, campaign_summary
+from mailer.cli.common import console, friendly, open_runtime, print_json
+from mailer.cli.progress import follow, status_table
+from mailer.cli.publishing import run_campaign
+from mailer.errors import CampaignError, NotFound
+from mailer.store.models import Campaign
+
+app = typer.Typer(help="Create, send, follow and list campaigns.", no_args_is_help=True)
+
+
+@app.command("status")
+@friendly
+def status(
+    campaign_id: Annotated[int, typer.Argument(metavar="ID", help="Campaign id.")],
+    json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Follow live until it is done.")] = False,
+) -> None:
+    """Counts of a campaign, overall and per locale."""
+    rt = open_runtime()
+    if watch:
+        result = follow(rt, campaign_id)
+    else:
+        with rt.db.session() as session:
+            result = campaign_status(session, campaign_id)
+    if json:
+        print_json(result)
+    else:
+        console.print(status_table(result))
+
+
+@app.command("list")
+@friendly
+def list_(json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Campaigns in creation order."""
+    rt = open_runtime()
+    with rt.db.session() as session:
+        rows = [
+            campaign_summary(c) for c in session.scalars(select(Campaign).order_by(Campaign.id))
+        ]
+    if json:
+        print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table()
+    for column in ("id", "kind", "statement", "state", "created", "send at"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            str(row["id"]),
+            row["kind"],
+            row["statement"],
+            row["state"],
+            row["created_at"][:19],
+            (row["send_at"] or "")[:19],
+        )
+    console.print(table)
+
+
+@app.command("create")
+@friendly
+def create(
+    statement: Annotated[
+        str, typer.Option("--statement", help="Any statement of the translation group.")
+    ],
+) -> None:
+    """Create a campaign for a statement's group (routed by alerts and topics); prints its id."""
+    rt = open_runtime()
+    with rt.db.session() as session:
+        campaign = create_campaign(session, statement_id=statement, kind="manual")
+        print(campaign.id)
+
+
+@app.command("send")
+@friendly
+def send(
+    campaign_id: Annotated[int, typer.Argument(metavar="ID", help="Campaign id.")],
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Follow it until done (always, with memory://).")
+    ] = False,
+) -> None:
+    """Start (or resume the pending rows of) a campaign."""
+    rt = open_runtime()
+    with rt.db.session() as session:
+        campaign = session.get(Campaign, campaign_id)
+        if campaign is None:
+            raise NotFound("campaign", campaign_id)
+        if campaign.state in {"cancelled", "done"}:
+            raise CampaignError(f"campaign {campaign_id} is {campaign.state}")
+    run_campaign(rt, campaign_id, wait=wait)
+
+
+def send_statement(
+    statement_id: Annotated[str, typer.Argument(help="Any statement of the translation group.")],
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Follow it until done (always, with memory://).")
+    ] = False,
+) -> None:
+    """Send a statement's group now (routed by alerts and topics), each subscriber in their language."""
+    rt = open_runtime()
+    with rt.db.session() as session:
+        campaign = create_campaign(session, statement_id=statement_id, kind="manual")
+    console.print(f"campaign {campaign.id}", markup=False)
+    run_campaign(rt, campaign.id, wait=wait)

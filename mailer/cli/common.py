@@ -1,0 +1,115 @@
+"""What every command shares: settings and runtime, one-line errors, JSON output, waiting on work."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Any, NoReturn, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from mailer.config import Settings, load_settings
+from mailer.errors import CampaignError, ConfigError, InputError, MailerError, NotFound
+from mailer.runtime import Runtime, build_runtime
+
+__all__ = [
+    "console",
+    "err",
+    "fail",
+    "friendly",
+    "open_runtime",
+    "print_json",
+    "settings",
+    "work_session",
+]
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print one line on stderr and exit."""
+    err.print(f"error: {message}", markup=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def friendly(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn mailer's errors into one line and an exit code (2 usage/config, 1 operation)."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            fail(str(exc), 2)
+        except (InputError, NotFound, CampaignError) as exc:
+            fail(str(exc), 1)
+        except MailerError as exc:
+            fail(str(exc), 1)
+        except KeyboardInterrupt:
+            fail(
+                "interrupted; pending work stays pending (resume with `mailer campaigns send ID`)",
+                1,
+            )
+
+    return wrapper
+
+
+def settings() -> Settings:
+    """The settings of this invocation (exit 2 with the variable's name when wrong)."""
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        fail(str(exc), 2)
+
+
+def open_runtime() -> Runtime:
+    """Settings, database (migrated to head), transport."""
+    return build_runtime(settings())
+
+
+def print_json(value: Any) -> None:
+    """JSON on stdout, UTF-8 kept readable."""
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+@contextmanager
+def work_session(rt: Runtime) -> Iterator[bool]:
+    """Configure Celery; with memory:// run a worker in this process while the block runs.
+
+    Yields True when the work happens here (so the caller must wait for it).
+    """
+    from workers.app import configure, set_runtime
+
+    app = configure(rt.settings)
+    if not rt.settings.embedded:
+        yield False
+        return
+    from workers.embedded import embedded_worker
+
+    set_runtime(rt)
+    try:
+        with embedded_worker(app):
+            yield True
+    finally:
+        set_runtime(None)
+
+
+def wait_until(
+    predicate: Callable[[], bool], *, interval: float = 0.2, timeout: float | None = None
+) -> bool:
+    """Poll until the predicate holds; False on timeout."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not predicate():
+        if deadline is not None and time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+    return True

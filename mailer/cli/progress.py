@@ -1,0 +1,89 @@
+"""Follow a campaign until it is done: live bars per locale on a terminal, a table at the end."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from mailer.campaigns.status import campaign_status
+from mailer.cli.common import console
+from mailer.runtime import Runtime
+
+__all__ = ["follow", "status_table"]
+
+_ACTIVE = {"planning", "running", "scheduled"}
+
+
+def _status(rt: Runtime, campaign_id: int) -> dict[str, Any]:
+    with rt.db.session() as session:
+        return campaign_status(session, campaign_id)
+
+
+def follow(rt: Runtime, campaign_id: int, *, live: bool = True) -> dict[str, Any]:
+    """Poll the ledger until the campaign leaves its active states; returns the final status."""
+    status = _status(rt, campaign_id)
+    if not (live and console.is_terminal):
+        while status["state"] in _ACTIVE:
+            time.sleep(0.2)
+            status = _status(rt, campaign_id)
+        return status
+    with Progress(
+        TextColumn("{task.description:>8}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        bars: dict[str, Any] = {}
+        while True:
+            for locale, counts in status["by_locale"].items():
+                wanted = counts["total"] - counts["skipped"]
+                if wanted <= 0:
+                    continue
+                if locale not in bars:
+                    bars[locale] = progress.add_task(locale or "-", total=wanted, failed=0)
+                progress.update(
+                    bars[locale],
+                    completed=counts["sent"] + counts["failed"],
+                    failed=counts["failed"],
+                )
+            if status["state"] not in _ACTIVE:
+                break
+            time.sleep(0.2)
+            status = _status(rt, campaign_id)
+    return status
+
+
+def status_table(status: dict[str, Any]) -> Table:
+    """Per-locale recipients, sent, failed, pending, skipped and why."""
+    table = Table(title=f"campaign {status['id']} · {status['statement']} · {status['state']}")
+    for column in ("locale", "recipients", "sent", "failed", "pending", "skipped", "why skipped"):
+        table.add_column(column, justify="left" if column in {"locale", "why skipped"} else "right")
+    for locale, counts in status["by_locale"].items():
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(counts["skipped_reasons"].items()))
+        table.add_row(
+            locale or "-",
+            str(counts["total"]),
+            str(counts["sent"]),
+            str(counts["failed"]),
+            str(counts["pending"]),
+            str(counts["skipped"]),
+            reasons,
+        )
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(status["skipped_reasons"].items()))
+    table.add_row(
+        "all",
+        str(status["total"]),
+        str(status["sent"]),
+        str(status["failed"]),
+        str(status["pending"]),
+        str(status["skipped"]),
+        reasons,
+        style="bold",
+    )
+    return table

@@ -1,0 +1,171 @@
+"""`mailer statements`: import, list, show, publish."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import select
+
+from mailer.cli.common import console, err, friendly, open_runtime, print_json
+from mailer.cli.publishing import publish_group
+from mailer.errors import StatementError
+from mailer.statements import parse_file
+from mailer.statements.repository import save, to_statement
+from mailer.store.models import StatementRow
+
+app = typer.Typer(help="Import, list, show and publish statements.", no_args_is_help=True)
+
+
+def _files(paths: list[Path]) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(
+                sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+            )
+        else:
+            found.append(path)
+    return found
+
+
+@app.command("import")
+@friendly
+def import_(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Statement files (.md, .txt, .html) or folders.")
+    ],
+    publish: Annotated[
+        bool, typer.Option("--publish", help="Publish each imported group (sends its alert).")
+    ] = False,
+    translation_key: Annotated[
+        str | None, typer.Option(help="Translation key for files that do not declare one.")
+    ] = None,
+) -> None:
+    """Import statements; prints one id per statement imported."""
+    rt = open_runtime()
+    problems = 0
+    groups: dict[str, str] = {}
+    actions: dict[str, int] = {}
+    for path in _files(paths):
+        try:
+            statement = parse_file(path, translation_key=translation_key)
+        except StatementError as exc:
+            err.print(f"error: {exc}", markup=False, soft_wrap=True)
+            problems += 1
+            continue
+        with rt.db.session() as session:
+            action = save(session, statement)
+        actions[action] = actions.get(action, 0) + 1
+        groups.setdefault(statement.translation_key, statement.id)
+        print(statement.id)
+    summary = ", ".join(f"{n} {a}" for a, n in sorted(actions.items()))
+    err.print(
+        f"imported {sum(actions.values())} statement(s){': ' + summary if summary else ''}"
+        f"{f'; {problems} file(s) rejected' if problems else ''}",
+        markup=False,
+    )
+    if publish:
+        for statement_id in groups.values():
+            publish_group(rt, statement_id)
+    if problems:
+        raise typer.Exit(1)
+
+
+def _summary(row: StatementRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "lang": row.lang,
+        "translation_key": row.translation_key,
+        "title": row.title,
+        "topics": row.topics,
+        "countries": row.countries,
+        "urgency": row.urgency,
+        "date": row.date.isoformat() if row.date else None,
+        "published_at": row.published_at.isoformat() if row.published_at else None,
+    }
+
+
+@app.command("list")
+@friendly
+def list_(json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List statements, grouped by translation key."""
+    rt = open_runtime()
+    with rt.db.session() as session:
+        rows = [
+            _summary(r)
+            for r in session.scalars(
+                select(StatementRow).order_by(StatementRow.translation_key, StatementRow.lang)
+            )
+        ]
+    if json:
+        print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table()
+    for column in ("id", "lang", "translation key", "published", "title"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["id"],
+            row["lang"],
+            row["translation_key"],
+            (row["published_at"] or "")[:16],
+            row["title"][:60],
+        )
+    console.print(table)
+
+
+@app.command("show")
+@friendly
+def show(
+    statement_id: Annotated[str, typer.Argument(help="Statement id.")],
+    json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show one statement: metadata, lead and body blocks."""
+    rt = open_runtime()
+    with rt.db.session() as session:
+        row = session.get(StatementRow, statement_id)
+        if row is None:
+            from mailer.errors import NotFound
+
+            raise NotFound("statement", statement_id)
+        summary = _summary(row)
+        statement = to_statement(row)
+    if json:
+        print_json(
+            {
+                **summary,
+                "lead": statement.lead,
+                "url": statement.url,
+                "blocks": [asdict(b) for b in statement.blocks],
+                "cta": [asdict(c) for c in statement.cta],
+                "source": statement.source,
+            }
+        )
+        return
+    console.print(f"[bold]{statement.title}[/bold]")
+    console.print(
+        f"id {statement.id} · {statement.lang} · group {statement.translation_key} · "
+        f"topics {', '.join(statement.topics) or '-'} · {statement.urgency}",
+        markup=False,
+    )
+    for block in statement.blocks:
+        prefix = {"heading": "## ", "quote": "> ", "list_item": "* "}.get(block.kind, "")
+        console.print(prefix + block.text, markup=False)
+        console.print()
+
+
+@app.command("publish")
+@friendly
+def publish(
+    statement_id: Annotated[str, typer.Argument(help="Any statement of the translation group.")],
+    wait: Annotated[
+        bool, typer.Option(help="Wait until the alert is sent (always, with memory://).")
+    ] = True,
+) -> None:
+    """Publish a statement's translation group: its alert goes to matching subscribers."""
+    publish_group(open_runtime(), statement_id, wait=wait)

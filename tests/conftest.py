@@ -1,0 +1,92 @@
+"""Fixtures: a private working directory, the CLI as a user runs it, real SMTP and Redis servers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.servers import RedisServer, SMTPServer
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+SEED = EXAMPLES / "statements" / "nso-export-licence.fr.txt"
+
+
+@dataclass
+class Workdir:
+    """A directory with its own database, outbox and environment, and a way to run `mailer` there."""
+
+    path: Path
+    env: dict[str, str]
+
+    def run(
+        self, *args: str, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `mailer ARGS` as a user would; fail the test on an unexpected exit code."""
+        result = subprocess.run(
+            [sys.executable, "-m", "mailer", *args],
+            cwd=self.path,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"mailer {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+    @property
+    def outbox(self) -> Path:
+        """The Maildir 'new' folder of the default transport."""
+        return self.path / "outbox" / "new"
+
+
+def _clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILER_")}
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Workdir:
+    """A fresh working directory using the example organisation's profile."""
+    env = _clean_env()
+    env["MAILER_ORG_FILE"] = str(EXAMPLES / "mailer.toml")
+    return Workdir(tmp_path, env)
+
+
+@pytest.fixture
+def bare_workdir(tmp_path: Path) -> Workdir:
+    """A fresh working directory on pure defaults (no profile)."""
+    return Workdir(tmp_path, _clean_env())
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SMTPServer]:
+    """An aiosmtpd server on 127.0.0.1 that records what it accepts."""
+    server = SMTPServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A private redis-server for the whole session (skipped when the binary is missing)."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()

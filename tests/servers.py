@@ -1,0 +1,168 @@
+"""Real servers for the tests: a private redis-server and an aiosmtpd SMTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Received:
+    """One message the SMTP server accepted."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+    def message(self) -> EmailMessage:
+        """Parsed with the modern policy."""
+        parsed = message_from_bytes(self.data, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
+
+
+@dataclass
+class RecordingHandler:
+    """Accepts every message (or answers what `reply` says) and keeps it."""
+
+    received: list[Received] = field(default_factory=list)
+    connections: int = 0
+    reply: Callable[[Any], str | None] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.reply is not None:
+            answer = self.reply(envelope)
+            if answer is not None:
+                return answer
+        with self.lock:
+            self.received.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content))
+            )
+        return "250 2.0.0 OK queued"
+
+
+class _CountingController(Controller):  # type: ignore[misc]
+    """Counts the TCP connections clients open."""
+
+    def factory(self) -> SMTP:
+        handler = self.handler
+
+        class CountingSMTP(SMTP):  # type: ignore[misc]
+            def connection_made(self, transport: Any) -> None:
+                with handler.lock:
+                    handler.connections += 1
+                super().connection_made(transport)
+
+        return CountingSMTP(self.handler, **self.SMTP_kwargs)
+
+
+class SMTPServer:
+    """aiosmtpd in a thread on 127.0.0.1 and a free port."""
+
+    def __init__(self) -> None:
+        self.handler = RecordingHandler()
+        self.port = free_port()
+        self.controller = _CountingController(
+            self.handler, hostname="127.0.0.1", port=self.port, data_size_limit=None
+        )
+
+    @property
+    def url(self) -> str:
+        """The MAILER_TRANSPORT_URL that reaches this server."""
+        return f"smtp://127.0.0.1:{self.port}?timeout=10"
+
+    def start(self) -> SMTPServer:
+        """Listen (the controller's own readiness probe is not counted)."""
+        self.controller.start()
+        time.sleep(0.05)
+        with self.handler.lock:
+            self.handler.connections = 0
+        return self
+
+    def stop(self) -> None:
+        """Stop listening."""
+        self.controller.stop()
+
+    def wait_for(self, count: int, timeout: float = 60.0) -> list[Received]:
+        """Block until `count` messages arrived (or the timeout passes)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.handler.received) >= count:
+                break
+            time.sleep(0.1)
+        return list(self.handler.received)
+
+
+class RedisServer:
+    """A private redis-server on a free port, keeping nothing on disk."""
+
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed")
+        self.binary = binary
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="mailer-redis-")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """A redis:// URL for this server."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        """Start and wait until it answers PING."""
+        self.process = subprocess.Popen(
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.dir,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        """Terminate the server."""
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)
