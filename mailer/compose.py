@@ -25,10 +25,11 @@ class Recipient:
     email: str
     name: str
     message_id: str
-    unsubscribe_url: str
-    unsubscribe_mailto: str
-    preferences_url: str
-    view_url: str
+    unsubscribe_url: str = ""
+    unsubscribe_mailto: str = ""
+    preferences_url: str = ""
+    view_url: str = ""
+    confirm_url: str = ""
 
 
 def _encode(value: str) -> str:
@@ -57,6 +58,7 @@ class MessageTemplate:
     text_head: bytes
     html_head: bytes
     closing: bytes
+    list_headers: bool = True
 
     def build(self, recipient: Recipient, *, date: str | None = None) -> bytes:
         """The full message for one recipient."""
@@ -65,15 +67,20 @@ class MessageTemplate:
             "unsubscribe_url": recipient.unsubscribe_url,
             "preferences_url": recipient.preferences_url,
             "view_url": recipient.view_url,
+            "confirm_url": recipient.confirm_url,
         }
-        # RFC 2369 List-Unsubscribe, with the RFC 8058 one-click HTTPS URI first; kept on
-        # one line (RFC 5322 allows 998) so mail clients read the URI whole.
-        personal = (
-            f"To: {_phrase_address(recipient.name, recipient.email)}\r\n"
-            f"Date: {date or formatdate(usegmt=True)}\r\n"
-            f"Message-ID: {recipient.message_id}\r\n"
-            f"List-Unsubscribe: <{recipient.unsubscribe_url}>, <{recipient.unsubscribe_mailto}>\r\n"
-        ).encode()
+        lines = [
+            f"To: {_phrase_address(recipient.name, recipient.email)}",
+            f"Date: {date or formatdate(usegmt=True)}",
+            f"Message-ID: {recipient.message_id}",
+        ]
+        if self.list_headers:
+            # RFC 2369 List-Unsubscribe, with the RFC 8058 one-click HTTPS URI first; kept on
+            # one line (RFC 5322 allows 998) so mail clients read the URI whole.
+            lines.append(
+                f"List-Unsubscribe: <{recipient.unsubscribe_url}>, <{recipient.unsubscribe_mailto}>"
+            )
+        personal = ("\r\n".join(lines) + "\r\n").encode("utf-8")
         return b"".join(
             (
                 personal,
@@ -97,6 +104,7 @@ def build_template(
     list_id: str,
     campaign_id: int,
     reply_to: str | None = None,
+    list_headers: bool = True,
 ) -> MessageTemplate:
     """Encode everything constant for a variant once."""
     # "=_" never occurs in quoted-printable output, so this boundary cannot clash with a body.
@@ -115,6 +123,13 @@ def build_template(
     ]
     if reply_to:
         head_lines.insert(1, f"Reply-To: {reply_to}")
+    if not list_headers:
+        # A transactional message (a confirmation): no list headers, no bulk marking.
+        head_lines = [
+            h
+            for h in head_lines
+            if not h.startswith(("List-Id:", "List-Unsubscribe-Post:", "Precedence:"))
+        ]
     part = (
         "\r\n--{b}\r\nContent-Type: {t}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n"
         "Content-Language: {lang}\r\n\r\n"
@@ -128,4 +143,5 @@ def build_template(
         text_head=part.format(b=boundary, t="text/plain", lang=variant.lang).encode("ascii"),
         html_head=part.format(b=boundary, t="text/html", lang=variant.lang).encode("ascii"),
         closing=f"\r\n--{boundary}--\r\n".encode("ascii"),
+        list_headers=list_headers,
     )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
 
 __all__ = ["fallback_chain", "is_rtl", "normalise_locale"]
 
 
+@lru_cache(maxsize=1024)
 def normalise_locale(value: str | None) -> str | None:
     """`fr-be`, `FR_be`, `fr_BE` -> `fr_BE`; None when empty or unknown to Babel (CLDR)."""
     if value is None:

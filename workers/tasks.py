@@ -7,9 +7,16 @@ from typing import Any
 
 from mailer.campaigns.plan import announce, pending_batches, plan
 from mailer.campaigns.run import MAX_ATTEMPTS, send_batch
+from mailer.subscribers.confirm import send_confirmations
 from workers.app import app, runtime
 
-__all__ = ["announce_statement", "dispatch", "send_batch_task", "start_campaign"]
+__all__ = [
+    "announce_statement",
+    "dispatch",
+    "send_batch_task",
+    "send_confirmations_task",
+    "start_campaign",
+]
 
 
 def dispatch(campaign_id: int) -> int:
@@ -50,3 +57,12 @@ def send_batch_task(self: Any, campaign_id: int, subscriber_ids: list[int]) -> d
     if result.retry:
         raise self.retry(args=(campaign_id, result.retry), countdown=backoff(self.request.retries))
     return {"sent": result.sent, "failed": result.failed, "skipped": result.skipped}
+
+
+@app.task(bind=True, name="mailer.send_confirmations", max_retries=8)
+def send_confirmations_task(self: Any, subscriber_ids: list[int]) -> int:
+    """Double opt-in emails for new pending subscribers."""
+    result = send_confirmations(runtime(), subscriber_ids)
+    if result.retry:
+        raise self.retry(args=(result.retry,), countdown=backoff(self.request.retries))
+    return result.sent

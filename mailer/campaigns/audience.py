@@ -7,8 +7,16 @@ from dataclasses import dataclass
 
 from mailer.org import OrgProfile, chain_for
 from mailer.statements.model import Statement
+from mailer.subscribers.segment_parse import Contains, Empty, Flag, Node, Or
 
-__all__ = ["Decision", "choose_version", "decide", "email_locale", "group_topics"]
+__all__ = [
+    "Decision",
+    "choose_version",
+    "decide",
+    "email_locale",
+    "group_topics",
+    "routing_conditions",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,28 +59,39 @@ def email_locale(subscriber_locale: str | None, version: Statement) -> str:
     return version.lang
 
 
+def routing_conditions(versions: Sequence[Statement]) -> tuple[Node, Node]:
+    """Alert routing as segment expressions: (wants alerts, topic in common or none chosen)."""
+    topics = sorted(group_topics(versions))
+    wants = Flag("alerts", 0)
+    matches: Node = Or((Empty("topics", False, 0), *(Contains("topics", t, 0) for t in topics)))
+    return wants, matches
+
+
 def decide(
     *,
     status: str,
-    alert_pref: str,
-    topics: Sequence[str],
+    suppressed: bool,
+    in_segment: bool,
+    wants_alerts: bool,
+    topic_match: bool,
     locale: str | None,
     versions: Sequence[Statement],
-    wanted_topics: frozenset[str],
     org: OrgProfile,
-    targeted: bool = True,
+    routed: bool,
 ) -> Decision:
-    """Alert routing: subscribed, alerts on, and no topic chosen or one topic in common."""
+    """Send, or skip with the first reason that applies (the order `why` reports)."""
     version = choose_version(locale, versions, org)
     email_lang = email_locale(locale, version)
     reason: str | None = None
     if status != "subscribed":
         reason = "pending confirmation" if status == "pending" else status
-    elif targeted and alert_pref != "alerts":
-        reason = "alerts off" if alert_pref == "digest" else "no email wanted"
-    elif (
-        targeted and topics and wanted_topics and not {t.casefold() for t in topics} & wanted_topics
-    ):
+    elif suppressed:
+        reason = "suppressed"
+    elif not in_segment:
+        reason = "not in segment"
+    elif routed and not wants_alerts:
+        reason = "alerts off"
+    elif routed and not topic_match:
         reason = "topic mismatch"
     if reason:
         return Decision(False, email_lang, version.id, version.lang, reason)

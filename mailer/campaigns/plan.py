@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import case, exists, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
-from mailer.campaigns.audience import decide, group_topics
+from mailer.campaigns.audience import decide, routing_conditions
 from mailer.errors import CampaignError, NotFound
 from mailer.org import OrgProfile
 from mailer.statements.repository import group_of, load
 from mailer.store.db import Database
-from mailer.store.models import Campaign, Delivery, Subscriber, utcnow
+from mailer.store.models import Campaign, Delivery, Subscriber, Suppression, utcnow
+from mailer.subscribers.segment_sql import compile_segment, segment_condition
 
 __all__ = ["PlanResult", "announce", "create_campaign", "pending_batches", "plan"]
 
@@ -84,17 +87,19 @@ def plan(db: Database, org: OrgProfile, campaign_id: int) -> PlanResult:
         versions = group_of(session, campaign.translation_key)
         if not versions:
             raise CampaignError(f"campaign {campaign_id}: its statements are gone")
-        wanted = group_topics(versions)
-        # Without a segment the statement routes itself (alerts on, topics); a segment overrides.
-        targeted = campaign.segment is None
+        wants, matches = routing_conditions(versions)
+        segment = segment_condition(campaign.segment) if campaign.segment else true()
+        routed = campaign.segment is None  # a segment overrides the statement's own routing
         total = pending = 0
         last_id = 0
         columns = (
             Subscriber.id,
             Subscriber.status,
-            Subscriber.alert_pref,
-            Subscriber.topics,
             Subscriber.locale,
+            exists().where(Suppression.email_hash == Subscriber.email_hash).label("suppressed"),
+            _flag(segment, "in_segment"),
+            _flag(compile_segment(wants), "wants_alerts"),
+            _flag(compile_segment(matches), "topic_match"),
         )
         while True:
             # Keyset pagination: constant cost per page, whatever the table size.
@@ -104,16 +109,17 @@ def plan(db: Database, org: OrgProfile, campaign_id: int) -> PlanResult:
             if not page:
                 break
             rows = []
-            for sub_id, status, alert_pref, topics, locale in page:
+            for sub_id, status, locale, suppressed, in_segment, wants_alerts, topic_match in page:
                 decision = decide(
                     status=status,
-                    alert_pref=alert_pref,
-                    topics=topics or [],
+                    suppressed=bool(suppressed),
+                    in_segment=bool(in_segment),
+                    wants_alerts=bool(wants_alerts),
+                    topic_match=bool(topic_match),
                     locale=locale,
                     versions=versions,
-                    wanted_topics=wanted,
                     org=org,
-                    targeted=targeted,
+                    routed=routed,
                 )
                 rows.append(
                     {
@@ -136,6 +142,11 @@ def plan(db: Database, org: OrgProfile, campaign_id: int) -> PlanResult:
         if not pending:
             campaign.finished_at = campaign.started_at
         return PlanResult(campaign_id, total, pending)
+
+
+def _flag(condition: ColumnElement[bool], name: str) -> Any:
+    # A boolean column computed by the database, read as 0/1 on every dialect.
+    return case((condition, 1), else_=0).label(name)
 
 
 def pending_batches(db: Database, campaign_id: int, size: int) -> Iterator[list[int]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mailer.cli import campaigns, statements, subscribers, tools
+from mailer.cli import campaigns, segments, statements, subscribers, tools
 from mailer.cli.common import friendly
 
 __all__ = ["app", "main"]
@@ -18,6 +18,7 @@ app = typer.Typer(
 )
 app.add_typer(statements.app, name="statements")
 app.add_typer(subscribers.app, name="subscribers")
+app.add_typer(segments.app, name="segments")
 app.add_typer(campaigns.app, name="campaigns")
 app.command("send")(friendly(campaigns.send_statement))
 app.command("init")(tools.init)

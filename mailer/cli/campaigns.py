@@ -14,6 +14,7 @@ from mailer.cli.progress import follow, status_table
 from mailer.cli.publishing import run_campaign
 from mailer.errors import CampaignError, NotFound
 from mailer.store.models import Campaign
+from mailer.subscribers.segments import resolve_segment
 
 app = typer.Typer(help="Create, send, follow and list campaigns.", no_args_is_help=True)
 
@@ -70,14 +71,18 @@ def list_(json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = Fa
 @app.command("create")
 @friendly
 def create(
-    statement: Annotated[
-        str, typer.Option("--statement", help="Any statement of the translation group.")
-    ],
+    statement: Annotated[str, typer.Option("--statement", help="Any statement of the group.")],
+    segment: Annotated[
+        str | None, typer.Option(help="Segment name or expression (overrides routing).")
+    ] = None,
 ) -> None:
-    """Create a campaign for a statement's group (routed by alerts and topics); prints its id."""
+    """Create a campaign for a statement's group; prints its id. Send it with `campaigns send`."""
     rt = open_runtime()
     with rt.db.session() as session:
-        campaign = create_campaign(session, statement_id=statement, kind="manual")
+        expression = resolve_segment(session, segment) if segment else None
+        campaign = create_campaign(
+            session, statement_id=statement, kind="manual", segment=expression
+        )
         print(campaign.id)
 
 
@@ -102,13 +107,22 @@ def send(
 
 def send_statement(
     statement_id: Annotated[str, typer.Argument(help="Any statement of the translation group.")],
+    segment: Annotated[
+        str | None, typer.Option(help="Segment name or expression (overrides routing).")
+    ] = None,
     wait: Annotated[
         bool, typer.Option("--wait", help="Follow it until done (always, with memory://).")
     ] = False,
 ) -> None:
-    """Send a statement's group now (routed by alerts and topics), each subscriber in their language."""
+    """Send a statement's group now, each subscriber in their language.
+
+    Without --segment it is routed like an alert (alerts on, a topic in common).
+    """
     rt = open_runtime()
     with rt.db.session() as session:
-        campaign = create_campaign(session, statement_id=statement_id, kind="manual")
+        expression = resolve_segment(session, segment) if segment else None
+        campaign = create_campaign(
+            session, statement_id=statement_id, kind="manual", segment=expression
+        )
     console.print(f"campaign {campaign.id}", markup=False)
     run_campaign(rt, campaign.id, wait=wait)

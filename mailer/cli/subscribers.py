@@ -8,8 +8,19 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import select
 
-from mailer.cli.common import console, err, friendly, open_runtime, print_json
+from mailer.cli.common import (
+    console,
+    err,
+    friendly,
+    open_runtime,
+    print_json,
+    wait_until,
+    work_session,
+)
+from mailer.runtime import Runtime
 from mailer.store.models import Subscriber
+from mailer.subscribers.actions import forget, unsubscribe, why
+from mailer.subscribers.export import export_csv
 from mailer.subscribers.importer import import_csv, write_rejected
 from mailer.subscribers.store import get_by_email, upsert
 from mailer.subscribers.validate import validate_row
@@ -50,25 +61,38 @@ def import_(
         typer.Option(help="Where to write rejected rows (default: <CSV>.rejected.csv)."),
     ] = None,
 ) -> None:
-    """Import subscribers; reports accepted and rejected rows (with line numbers)."""
+    """Import subscribers; reports accepted and rejected rows (with line numbers).
+
+    Without --consented, new people are pending and get a confirmation email (double opt-in).
+    """
     rt = open_runtime()
-    report = import_csv(rt.db, csv_path, consented=consented)
-    for line, reason, _ in report.rejected[:_SHOWN_REJECTS]:
+    from workers.tasks import send_confirmations_task
+
+    with work_session(rt) as here:
+        report = import_csv(
+            rt.db,
+            csv_path,
+            consented=consented,
+            on_pending=None if consented else (lambda ids: send_confirmations_task.delay(ids)),
+        )
+        if here and not consented and report.created:
+            wait_for_confirmations(rt)
+    for line, reason, _ in sorted(report.rejected, key=lambda r: r[0])[:_SHOWN_REJECTS]:
         err.print(f"{csv_path}:{line}: {reason}", markup=False, soft_wrap=True)
-    if len(report.rejected) > _SHOWN_REJECTS:
-        err.print(f"... and {len(report.rejected) - _SHOWN_REJECTS} more", markup=False)
+    if report.rejected_count > _SHOWN_REJECTS:
+        err.print(f"... and {report.rejected_count - _SHOWN_REJECTS} more", markup=False)
     console.print(
         f"accepted {report.accepted} (created {report.created}, updated {report.updated}), "
-        f"rejected {len(report.rejected)}",
+        f"rejected {report.rejected_count}",
         markup=False,
     )
     if not consented and report.created:
         console.print(
-            "new subscribers are pending until they confirm; use --consented for lists "
-            "whose consent you already hold",
+            "new subscribers are pending until they confirm: confirmation emails are on their way "
+            "(use --consented for lists whose consent you already hold)",
             markup=False,
         )
-    if report.rejected:
+    if report.rejected_count:
         target = rejected or csv_path.with_name(csv_path.stem + ".rejected.csv")
         try:
             write_rejected(report, target)
@@ -76,6 +100,20 @@ def import_(
         except OSError as exc:
             err.print(f"could not write {target}: {exc.strerror}", markup=False)
         raise typer.Exit(1)
+
+
+def wait_for_confirmations(rt: Runtime) -> None:
+    """With the in-process worker, let queued confirmation emails go before exiting."""
+    from celery.worker import state
+
+    from workers.app import app as celery_app
+
+    def drained() -> bool:
+        with celery_app.connection_for_write() as connection:
+            size = connection.default_channel.queue_declare("mailer", passive=True).message_count
+        return bool(size == 0) and not state.active_requests and not state.reserved_requests
+
+    wait_until(drained, timeout=600)
 
 
 @app.command("add")
@@ -93,7 +131,7 @@ def add(
         bool, typer.Option("--consented", help="Consent already held: subscribe now.")
     ] = False,
 ) -> None:
-    """Add or update one subscriber."""
+    """Add or update one subscriber; a new one is pending and gets a confirmation email."""
     data = validate_row(
         {
             "email": email,
@@ -107,9 +145,16 @@ def add(
     rt = open_runtime()
     with rt.db.session() as session:
         result = upsert(session, data, consented=consented, source="cli")
-        console.print(
-            f"{result.action} {result.subscriber.email} ({result.subscriber.status})", markup=False
-        )
+        subscriber_id, status = result.subscriber.id, result.subscriber.status
+        console.print(f"{result.action} {result.subscriber.email} ({status})", markup=False)
+    if status == "pending":
+        from workers.tasks import send_confirmations_task
+
+        with work_session(rt) as here:
+            send_confirmations_task.delay([subscriber_id])
+            if here:
+                wait_for_confirmations(rt)
+        console.print("a confirmation email was sent", markup=False)
 
 
 @app.command("list")
@@ -162,3 +207,51 @@ def show(
         return
     for key, value in row.items():
         console.print(f"{key:>15}: {value}", markup=False)
+
+
+@app.command("export")
+@friendly
+def export(csv_path: Annotated[Path, typer.Argument(metavar="CSV", help="File to write.")]) -> None:
+    """Write every subscriber to a CSV that `subscribers import` reads back."""
+    rt = open_runtime()
+    count = export_csv(rt.db, csv_path)
+    console.print(f"exported {count} subscriber(s) to {csv_path}", markup=False)
+
+
+@app.command("unsubscribe")
+@friendly
+def unsubscribe_(email: Annotated[str, typer.Argument(help="Email address.")]) -> None:
+    """Unsubscribe and suppress an address (takes effect on campaigns in progress too)."""
+    rt = open_runtime()
+    with rt.db.session() as session:
+        changed = unsubscribe(session, email)
+    console.print("unsubscribed" if changed else "already unsubscribed", markup=False)
+
+
+@app.command("forget")
+@friendly
+def forget_(email: Annotated[str, typer.Argument(help="Email address.")]) -> None:
+    """Erase a person (GDPR): only a keyed hash stays, so no import can add them again."""
+    rt = open_runtime()
+    with rt.db.session() as session:
+        forget(session, email)
+    console.print("erased; the address is suppressed", markup=False)
+
+
+@app.command("why")
+@friendly
+def why_(
+    email: Annotated[str, typer.Argument(help="Email address.")],
+    campaign: Annotated[int, typer.Option("--campaign", help="Campaign id.")],
+    json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Why this subscriber did or did not get a campaign."""
+    rt = open_runtime()
+    with rt.db.session() as session:
+        answer = why(session, email, campaign)
+    if json:
+        print_json(answer)
+    else:
+        console.print(
+            f"{answer['email']} / campaign {campaign}: {answer['explanation']}", markup=False
+        )

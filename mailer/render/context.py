@@ -66,12 +66,26 @@ def sections(blocks: tuple[Block, ...]) -> list[dict[str, Any]]:
     return out
 
 
+def base_context(*, org: OrgProfile, locale: str, subject: str, preheader: str) -> dict[str, Any]:
+    """What the base layout shows for any kind of email."""
+    rtl = is_rtl(locale)
+    return {
+        "lang_tag": locale.replace("_", "-"),
+        "dir": "rtl" if rtl else "ltr",
+        "align": "right" if rtl else "left",
+        "subject": subject,
+        "preheader": preheader,
+        "org_name": org.name,
+        "org_website": org.website,
+        "postal_address": org.postal_address(locale),
+    }
+
+
 def email_context(
     statement: Statement, *, org: OrgProfile, locale: str, tr: gettext.NullTranslations
 ) -> dict[str, Any]:
     """Everything the alert templates show, except the personal fields."""
     _ = tr.gettext
-    rtl = is_rtl(locale)
     published = (
         _("Published on %(date)s")
         % {"date": format_date(statement.date, format="long", locale=locale)}
@@ -79,20 +93,15 @@ def email_context(
         else ""
     )
     return {
-        "lang_tag": locale.replace("_", "-"),
-        "dir": "rtl" if rtl else "ltr",
-        "align": "right" if rtl else "left",
-        "subject": statement.title,
+        **base_context(
+            org=org, locale=locale, subject=statement.title, preheader=statement.lead[:150]
+        ),
         "title": statement.title,
-        "preheader": statement.lead[:150],
         "kicker": _("Urgent action") if statement.urgent else _("Alert"),
         "published": published,
         "sections": sections(statement.blocks),
         "url": statement.url,
         "actions": actions_for(statement, org, locale, tr),
-        "org_name": org.name,
-        "org_website": org.website,
-        "postal_address": org.postal_address(locale),
         "footer_reason": _(
             "You receive this alert because you subscribed to email alerts from %(org)s."
         )

@@ -10,7 +10,7 @@ from html import escape
 __all__ = ["FIELDS", "Compiled", "compile_template", "token"]
 
 # The only fields that differ between two recipients of the same variant.
-FIELDS = ("greeting", "unsubscribe_url", "preferences_url", "view_url")
+FIELDS = ("greeting", "unsubscribe_url", "preferences_url", "view_url", "confirm_url")
 _TOKEN = re.compile(r"__mailer_(" + "|".join(FIELDS) + r")__")
 
 

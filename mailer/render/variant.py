@@ -9,13 +9,13 @@ from jinja2 import TemplateError
 from mailer.errors import RenderError
 from mailer.i18n import translations
 from mailer.org import OrgProfile, chain_for
-from mailer.render.context import email_context
+from mailer.render.context import base_context, email_context
 from mailer.render.environment import environment
 from mailer.render.inline import inline_css
 from mailer.render.personalise import Compiled, compile_template
 from mailer.statements.model import Statement
 
-__all__ = ["RenderedEmail", "render_email"]
+__all__ = ["RenderedEmail", "render_confirmation", "render_email"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +36,11 @@ class RenderedEmail:
         return self.greeting_named.replace("\x00", name) if name.strip() else self.greeting_plain
 
 
-def render_email(kind: str, statement: Statement, *, locale: str, org: OrgProfile) -> RenderedEmail:
-    """Render the templates of `kind` for a statement version in a locale, and inline CSS once."""
-    chain = chain_for(org, locale)
+def _render(
+    kind: str, context: dict[str, object], *, locale: str, chain: tuple[str, ...]
+) -> RenderedEmail:
     env = environment(chain)
     tr = translations(chain)
-    context = email_context(statement, org=org, locale=locale, tr=tr)
     try:
         subject = env.get_template(f"email/{kind}/subject.txt.j2").render(context)
         html = env.get_template(f"email/{kind}/body.html.j2").render(context)
@@ -58,3 +57,22 @@ def render_email(kind: str, statement: Statement, *, locale: str, org: OrgProfil
         greeting_named=tr.gettext("Dear %(name)s,") % {"name": "\x00"},
         greeting_plain=tr.gettext("Hello,"),
     )
+
+
+def render_email(kind: str, statement: Statement, *, locale: str, org: OrgProfile) -> RenderedEmail:
+    """Render the templates of `kind` for a statement version in a locale, and inline CSS once."""
+    chain = chain_for(org, locale)
+    context = email_context(statement, org=org, locale=locale, tr=translations(chain))
+    return _render(kind, context, locale=locale, chain=chain)
+
+
+def render_confirmation(*, locale: str, org: OrgProfile) -> RenderedEmail:
+    """The double opt-in email of a locale (its one personal link: `confirm_url`)."""
+    chain = chain_for(org, locale)
+    tr = translations(chain)
+    context = base_context(
+        org=org, locale=locale, subject="", preheader=tr.gettext("One more step")
+    )
+    subject = environment(chain).get_template("email/confirm/subject.txt.j2").render(context)
+    context["subject"] = " ".join(subject.split())
+    return _render("confirm", context, locale=locale, chain=chain)

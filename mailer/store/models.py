@@ -21,7 +21,18 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Base", "Campaign", "Delivery", "StatementRow", "Subscriber", "UTCDateTime", "utcnow"]
+__all__ = [
+    "Base",
+    "Campaign",
+    "Delivery",
+    "Meta",
+    "Segment",
+    "StatementRow",
+    "Subscriber",
+    "Suppression",
+    "UTCDateTime",
+    "utcnow",
+]
 
 
 def utcnow() -> dt.datetime:
@@ -89,15 +100,22 @@ class Subscriber(Base):
     email: Mapped[str] = mapped_column(String(320))
     # The address case-folded: one person per address however a CRM capitalised it.
     email_key: Mapped[str] = mapped_column(String(320), unique=True)
+    # Keyed hash of email_key, matched against the suppression list in SQL.
+    email_hash: Mapped[str] = mapped_column(String(64), index=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     locale: Mapped[str | None] = mapped_column(String(20))
     country: Mapped[str | None] = mapped_column(String(2))
     topics: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # ";nso group;surveillance;": case-folded, delimited copies of topics and lists so
+    # segment membership tests are one portable, parameterised LIKE on any database.
+    topic_keys: Mapped[str] = mapped_column(Text, default="")
+    list_keys: Mapped[str] = mapped_column(Text, default="")
     alert_pref: Mapped[str] = mapped_column(String(10), default="alerts")
     lists: Mapped[list[Any]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     consent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     consent_source: Mapped[str | None] = mapped_column(String(200))
+    consent_method: Mapped[str | None] = mapped_column(String(32))
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -149,3 +167,32 @@ class Delivery(Base):
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Suppression(Base):
+    """The global do-not-mail list, by keyed hash of the address (so erasure keeps no address)."""
+
+    __tablename__ = "suppressions"
+
+    email_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Segment(Base):
+    """A saved segment expression."""
+
+    __tablename__ = "segments"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    expression: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Meta(Base):
+    """Installation-wide values that must outlive key rotation (the suppression hash salt)."""
+
+    __tablename__ = "meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -1,22 +1,26 @@
-"""Stream a subscribers CSV into the store: valid rows kept, invalid ones reported by line."""
+"""Stream a subscribers CSV into the store in chunks: valid rows upserted, invalid ones reported by line."""
 
 from __future__ import annotations
 
 import csv
-import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import insert, select, update
+
 from mailer.errors import InputError, SubscriberRowError
 from mailer.store.db import Database
-from mailer.subscribers.store import upsert
-from mailer.subscribers.validate import validate_row
+from mailer.store.models import Subscriber, Suppression, utcnow
+from mailer.subscribers.store import MERGED_COLUMNS, email_key, merge
+from mailer.subscribers.suppression import address_hash, hasher
+from mailer.subscribers.validate import SubscriberData, validate_row
 
-__all__ = ["COLUMNS", "ImportReport", "import_csv"]
+__all__ = ["COLUMNS", "ImportReport", "import_csv", "write_rejected"]
 
 COLUMNS = ("email", "name", "locale", "country", "topics", "alerts", "lists", "status")
-_COMMIT_EVERY = 1000
+CHUNK = 2000
+_MAX_KEPT_REJECTS = 100_000  # beyond this only the count grows: memory stays bounded
 
 
 @dataclass
@@ -25,15 +29,24 @@ class ImportReport:
 
     created: int = 0
     updated: int = 0
+    rejected_count: int = 0
     rejected: list[tuple[int, str, dict[str, str]]] = field(default_factory=list)
+    pending_ids: list[int] = field(default_factory=list)
 
     @property
     def accepted(self) -> int:
         """Rows stored (created or updated)."""
         return self.created + self.updated
 
+    def reject(self, line: int, reason: str, row: dict[str, str]) -> None:
+        """Count a rejected row and keep it for the report."""
+        self.rejected_count += 1
+        if len(self.rejected) < _MAX_KEPT_REJECTS:
+            self.rejected.append((line, reason, row))
 
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+
+def read_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line, row) pairs; UTF-8 with or without BOM, ',' or ';' detected from the header."""
     source = str(path)
     try:
         handle = path.open("r", encoding="utf-8-sig", newline="")
@@ -41,19 +54,25 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
         raise InputError(f"cannot read: {exc.strerror}", file=source) from exc
     with handle:
         try:
-            sample = handle.read(64 * 1024)
+            first_line = handle.readline()
         except UnicodeDecodeError as exc:
-            raise InputError(f"not UTF-8 (byte {exc.start})", file=source) from exc
+            raise InputError(f"not UTF-8 (byte {exc.start})", file=source, line=1) from exc
+        if not first_line.strip():
+            raise InputError(
+                "empty file: expected a header row with an 'email' column", file=source, line=1
+            )
         handle.seek(0)
-        first_line = sample.split("\n", 1)[0]
+        if handle.read(1) != "\ufeff":
+            handle.seek(0)
         delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
         reader = csv.DictReader(handle, delimiter=delimiter)
-        try:
-            header = [h.strip().lower() for h in (reader.fieldnames or [])]
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise InputError(f"unreadable header: {exc}", file=source, line=1) from exc
+        header = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
         if "email" not in header:
-            raise InputError("no 'email' column in the header row", file=source, line=1)
+            raise InputError(
+                f"no 'email' column in the header row (found: {', '.join(h for h in header if h) or 'nothing'})",
+                file=source,
+                line=1,
+            )
         reader.fieldnames = header
         while True:
             try:
@@ -68,46 +87,133 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
                 raise InputError(
                     f"malformed CSV: {exc}", file=source, line=reader.line_num
                 ) from exc
-            cleaned = {k: (v if isinstance(v, str) else "") for k, v in row.items() if k}
-            yield reader.line_num, cleaned
+            yield (
+                reader.line_num,
+                {k: (v if isinstance(v, str) else "") for k, v in row.items() if k},
+            )
 
 
 def import_csv(
-    db: Database, path: Path, *, consented: bool, source: str | None = None
+    db: Database,
+    path: Path,
+    *,
+    consented: bool,
+    source: str | None = None,
+    on_pending: Callable[[list[int]], None] | None = None,
 ) -> ImportReport:
-    """Validate and upsert every row; commit in chunks so memory stays flat at any size."""
+    """Validate and upsert every row in chunks; memory stays flat at any file size.
+
+    `on_pending` receives the ids of people created pending (to send them a confirmation).
+    """
     report = ImportReport()
     origin = source or f"import:{path.name}"
-    session = db.sessions()
-    try:
-        pending = 0
-        for line, row in _rows(path):
-            try:
-                data = validate_row(row)
-            except SubscriberRowError as exc:
-                report.rejected.append((line, exc.describe(), row))
-                continue
-            result = upsert(session, data, consented=consented, source=origin)
-            if result.action == "created":
-                report.created += 1
-            else:
-                report.updated += 1
-            session.expunge(result.subscriber)
-            pending += 1
-            if pending >= _COMMIT_EVERY:
-                session.commit()
-                pending = 0
-        session.commit()
-    finally:
-        session.close()
+    chunk: dict[str, tuple[int, SubscriberData]] = {}
+    for line, row in read_rows(path):
+        try:
+            data = validate_row(row)
+        except SubscriberRowError as exc:
+            report.reject(line, exc.describe(), row)
+            continue
+        key = email_key(data.email)
+        if key in chunk:
+            report.updated += 1  # a later row of the same file wins, lists are merged
+        earlier = chunk.get(key)
+        chunk[key] = (line, _combine(earlier[1] if earlier else None, data))
+        if len(chunk) >= CHUNK:
+            _flush(db, chunk, report, consented=consented, source=origin, on_pending=on_pending)
+            chunk = {}
+    if chunk:
+        _flush(db, chunk, report, consented=consented, source=origin, on_pending=on_pending)
     return report
+
+
+def _combine(earlier: SubscriberData | None, later: SubscriberData) -> SubscriberData:
+    if earlier is None:
+        return later
+    lists = tuple(dict.fromkeys((*(earlier.lists or ()), *(later.lists or ()))))
+    return SubscriberData(
+        email=later.email,
+        name=later.name if later.name is not None else earlier.name,
+        locale=later.locale or earlier.locale,
+        country=later.country or earlier.country,
+        topics=later.topics if later.topics is not None else earlier.topics,
+        alert_pref=later.alert_pref or earlier.alert_pref,
+        lists=lists or None,
+        status=later.status or earlier.status,
+        attributes=(*earlier.attributes, *later.attributes),
+    )
+
+
+def _flush(
+    db: Database,
+    chunk: dict[str, tuple[int, SubscriberData]],
+    report: ImportReport,
+    *,
+    consented: bool,
+    source: str,
+    on_pending: Callable[[list[int]], None] | None,
+) -> None:
+    now = utcnow()
+    with db.session() as session:
+        salt = hasher(session)
+        columns = [getattr(Subscriber, c) for c in ("id", "email_key", *MERGED_COLUMNS)]
+        existing = {
+            row.email_key: dict(row._mapping)
+            for row in session.execute(
+                select(*columns).where(Subscriber.email_key.in_(list(chunk)))
+            )
+        }
+        hashes = {key: address_hash(salt, key) for key in chunk if key not in existing}
+        suppressed = set(
+            session.scalars(
+                select(Suppression.email_hash).where(
+                    Suppression.email_hash.in_(list(hashes.values()))
+                )
+            )
+        )
+        inserts, updates = [], []
+        for key, (line, data) in chunk.items():
+            old = existing.get(key)
+            if old is None and hashes[key] in suppressed:
+                report.reject(
+                    line,
+                    "email: on the suppression list (unsubscribed or erased): not added",
+                    {"email": data.email},
+                )
+                continue
+            values = merge(old, data, consented=consented, source=source, method="import", now=now)
+            if old is None:
+                inserts.append(
+                    {
+                        "email": data.email,
+                        "email_key": key,
+                        "email_hash": hashes[key],
+                        "created_at": now,
+                        "updated_at": now,
+                        **values,
+                    }
+                )
+            else:
+                updates.append({"id": old["id"], "updated_at": now, **values})
+        if inserts:
+            created = session.execute(
+                insert(Subscriber).returning(Subscriber.id, Subscriber.status), inserts
+            ).all()
+            report.created += len(created)
+            report.pending_ids.clear()
+            report.pending_ids.extend(row.id for row in created if row.status == "pending")
+        if updates:
+            session.execute(update(Subscriber), updates)
+            report.updated += len(updates)
+    if on_pending and report.pending_ids:
+        on_pending(list(report.pending_ids))
+    report.pending_ids.clear()
 
 
 def write_rejected(report: ImportReport, path: Path) -> None:
     """A CSV of the rejected rows with their line and reason, to fix and import again."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["line", "reason", *COLUMNS])
-    for line, reason, row in report.rejected:
-        writer.writerow([line, reason, *(row.get(c, "") for c in COLUMNS)])
-    path.write_text(buffer.getvalue(), encoding="utf-8")
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["line", "reason", *COLUMNS])
+        for line, reason, row in report.rejected:
+            writer.writerow([line, reason, *(row.get(c, "") for c in COLUMNS)])

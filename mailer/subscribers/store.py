@@ -2,88 +2,148 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mailer.errors import NotFound
+from mailer.errors import NotFound, SubscriberRowError
 from mailer.store.models import Subscriber, utcnow
+from mailer.subscribers.segment_sql import keys_of
+from mailer.subscribers.suppression import address_hash, hasher, is_suppressed
 from mailer.subscribers.validate import SubscriberData, normalise_email
 
 __all__ = [
     "FINAL_STATUSES",
+    "MERGED_COLUMNS",
     "UpsertResult",
     "email_key",
-    "find",
     "get_by_email",
+    "merge",
     "status_counts",
     "upsert",
 ]
 
 # Statuses only the person (or their mail server) can leave: imports never override them.
 FINAL_STATUSES = frozenset({"unsubscribed", "bounced", "complained"})
+MERGED_COLUMNS = (
+    "name",
+    "locale",
+    "country",
+    "topics",
+    "topic_keys",
+    "alert_pref",
+    "lists",
+    "list_keys",
+    "status",
+    "consent_at",
+    "consent_source",
+    "consent_method",
+    "attributes",
+)
 
 
 @dataclass(frozen=True, slots=True)
 class UpsertResult:
-    """What an upsert did: 'created', 'updated' or 'kept' (a final status was protected)."""
+    """What an upsert did: 'created' or 'updated'."""
 
     action: str
     subscriber: Subscriber
 
 
-def upsert(session: Session, data: SubscriberData, *, consented: bool, source: str) -> UpsertResult:
-    """Create or update a subscriber by normalised email."""
-    row = session.scalars(
-        select(Subscriber).where(Subscriber.email_key == email_key(data.email))
-    ).one_or_none()
-    created = row is None
-    if row is None:
-        row = Subscriber(
-            email=data.email,
-            email_key=email_key(data.email),
-            name="",
-            topics=[],
-            lists=[],
-            attributes={},
-        )
-        session.add(row)
-        row.status = data.status or ("subscribed" if consented else "pending")
-        if row.status == "subscribed":
-            row.consent_at = utcnow()
-            row.consent_source = source
-    else:
-        protected = row.status in FINAL_STATUSES
-        if data.status and not protected and data.status != row.status:
-            row.status = data.status
-        elif data.status in FINAL_STATUSES and row.status != data.status:
-            row.status = data.status  # a newer "no" always wins
-        if consented and row.status == "pending":
-            row.status = "subscribed"
-            row.consent_at = utcnow()
-            row.consent_source = source
-    if data.name is not None:
-        row.name = data.name
-    if data.locale is not None:
-        row.locale = data.locale
-    if data.country is not None:
-        row.country = data.country
-    if data.topics is not None:
-        row.topics = list(data.topics)
-    if data.alert_pref is not None:
-        row.alert_pref = data.alert_pref
-    elif created:
-        row.alert_pref = "alerts"
-    if data.lists is not None:
-        row.lists = sorted({*row.lists, *data.lists})
-    session.flush()
-    return UpsertResult("created" if created else "updated", row)
-
-
 def email_key(address: str) -> str:
     """The lookup key of an address: case-folded whole (mail systems ignore local-part case)."""
     return address.casefold()
+
+
+def merge(
+    existing: Mapping[str, Any] | None,
+    data: SubscriberData,
+    *,
+    consented: bool,
+    source: str,
+    method: str,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """The stored values after applying a record: pure, shared by `add` and bulk imports.
+
+    A record never lifts a final status (unsubscribed, bounced, complained); a newer
+    "no" always wins; `consented` turns new and pending people into subscribers.
+    """
+    old = (
+        dict(existing)
+        if existing
+        else {
+            "name": "",
+            "locale": None,
+            "country": None,
+            "topics": [],
+            "alert_pref": "alerts",
+            "lists": [],
+            "status": None,
+            "consent_at": None,
+            "consent_source": None,
+            "consent_method": None,
+            "attributes": {},
+        }
+    )
+    status = old["status"]
+    if status is None:
+        status = data.status or ("subscribed" if consented else "pending")
+    elif data.status in FINAL_STATUSES or (data.status and status not in FINAL_STATUSES):
+        status = data.status
+    if consented and status == "pending":
+        status = "subscribed"
+    values = {
+        "name": data.name if data.name is not None else old["name"],
+        "locale": data.locale if data.locale is not None else old["locale"],
+        "country": data.country if data.country is not None else old["country"],
+        "topics": list(data.topics) if data.topics is not None else old["topics"],
+        "alert_pref": data.alert_pref or old["alert_pref"],
+        "lists": sorted({*old["lists"], *(data.lists or ())}),
+        "status": status,
+        "consent_at": old["consent_at"],
+        "consent_source": old["consent_source"],
+        "consent_method": old["consent_method"],
+        "attributes": {**old["attributes"], **dict(data.attributes)},
+    }
+    if status == "subscribed" and old["consent_at"] is None:
+        values.update(consent_at=now, consent_source=source, consent_method=method)
+    values["topic_keys"] = keys_of(values["topics"])
+    values["list_keys"] = keys_of(values["lists"])
+    return values
+
+
+def upsert(
+    session: Session, data: SubscriberData, *, consented: bool, source: str, method: str = "cli"
+) -> UpsertResult:
+    """Create or update one subscriber by address; a suppressed address cannot come back."""
+    key = email_key(data.email)
+    row = session.scalars(select(Subscriber).where(Subscriber.email_key == key)).one_or_none()
+    now = utcnow()
+    if row is None:
+        reason = is_suppressed(session, key)
+        if reason:
+            raise SubscriberRowError(
+                f"on the suppression list ({reason}): not added", field="email"
+            )
+        values = merge(None, data, consented=consented, source=source, method=method, now=now)
+        row = Subscriber(
+            email=data.email, email_key=key, email_hash=address_hash(hasher(session), key), **values
+        )
+        session.add(row)
+        session.flush()
+        return UpsertResult("created", row)
+    current = {column: getattr(row, column) for column in MERGED_COLUMNS}
+    for column, value in merge(
+        current, data, consented=consented, source=source, method=method, now=now
+    ).items():
+        setattr(row, column, value)
+    session.flush()
+    return UpsertResult("updated", row)
 
 
 def get_by_email(session: Session, email: str) -> Subscriber:
@@ -95,18 +155,6 @@ def get_by_email(session: Session, email: str) -> Subscriber:
     if row is None:
         raise NotFound("subscriber", address)
     return row
-
-
-def find(
-    session: Session, *, status: str | None = None, limit: int | None = None
-) -> list[Subscriber]:
-    """Subscribers in id order, optionally of one status."""
-    query = select(Subscriber).order_by(Subscriber.id)
-    if status:
-        query = query.where(Subscriber.status == status)
-    if limit:
-        query = query.limit(limit)
-    return list(session.scalars(query))
 
 
 def status_counts(session: Session) -> dict[str, int]:

@@ -1,8 +1,8 @@
-"""Initial schema: statements, subscribers, campaigns and the delivery ledger.
+"""Initial schema: statements, subscribers, campaigns, the delivery ledger, suppressions, segments.
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-30 10:32:25.581305
+Create Date: 2026-11-30 10:37:54.825085
 """
 
 import sqlalchemy as sa
@@ -38,6 +38,19 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "meta",
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("key"),
+    )
+    op.create_table(
+        "segments",
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("expression", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
+    op.create_table(
         "statements",
         sa.Column("id", sa.String(length=200), nullable=False),
         sa.Column("lang", sa.String(length=20), nullable=False),
@@ -68,15 +81,19 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("email", sa.String(length=320), nullable=False),
         sa.Column("email_key", sa.String(length=320), nullable=False),
+        sa.Column("email_hash", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("locale", sa.String(length=20), nullable=True),
         sa.Column("country", sa.String(length=2), nullable=True),
         sa.Column("topics", sa.JSON(), nullable=False),
+        sa.Column("topic_keys", sa.Text(), nullable=False),
+        sa.Column("list_keys", sa.Text(), nullable=False),
         sa.Column("alert_pref", sa.String(length=10), nullable=False),
         sa.Column("lists", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("consent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("consent_source", sa.String(length=200), nullable=True),
+        sa.Column("consent_method", sa.String(length=32), nullable=True),
         sa.Column("attributes", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -84,8 +101,16 @@ def upgrade() -> None:
         sa.UniqueConstraint("email_key"),
     )
     with op.batch_alter_table("subscribers", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_subscribers_email_hash"), ["email_hash"], unique=False)
         batch_op.create_index(batch_op.f("ix_subscribers_status"), ["status"], unique=False)
 
+    op.create_table(
+        "suppressions",
+        sa.Column("email_hash", sa.String(length=64), nullable=False),
+        sa.Column("reason", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("email_hash"),
+    )
     op.create_table(
         "deliveries",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -122,14 +147,18 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_deliveries_subscriber_id"))
 
     op.drop_table("deliveries")
+    op.drop_table("suppressions")
     with op.batch_alter_table("subscribers", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_subscribers_status"))
+        batch_op.drop_index(batch_op.f("ix_subscribers_email_hash"))
 
     op.drop_table("subscribers")
     with op.batch_alter_table("statements", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_statements_translation_key"))
 
     op.drop_table("statements")
+    op.drop_table("segments")
+    op.drop_table("meta")
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_campaigns_translation_key"))
 

@@ -1,0 +1,101 @@
+"""What an admin (or the person) does to one subscriber: unsubscribe, forget, and why (not) sent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from mailer.errors import NotFound
+from mailer.store.models import Campaign, Delivery, Subscriber
+from mailer.subscribers.store import get_by_email
+from mailer.subscribers.suppression import suppress
+
+__all__ = ["forget", "unsubscribe", "unsubscribe_row", "why"]
+
+_REASONS = {
+    "pending confirmation": "not sent: the address was never confirmed (double opt-in pending)",
+    "unsubscribed": "not sent: unsubscribed",
+    "bounced": "not sent: the address bounced and is suppressed",
+    "complained": "not sent: the person reported a message as spam and is suppressed",
+    "suppressed": "not sent: the address is on the suppression list",
+    "not in segment": "not sent: not in the campaign's segment",
+    "alerts off": "not sent: alerts are off (digest only)",
+    "no email wanted": "not sent: the person wants no email",
+    "topic mismatch": "not sent: none of the person's topics is a topic of the statement",
+    "forgotten": "not sent: the person was erased",
+}
+
+
+def unsubscribe_row(session: Session, row: Subscriber, *, how: str) -> bool:
+    """Unsubscribe and suppress; True when it changed anything (idempotent)."""
+    suppress(session, row.email_key, "unsubscribed")
+    if row.status == "unsubscribed":
+        return False
+    row.status = "unsubscribed"
+    row.attributes = {**row.attributes, "unsubscribed_via": how}
+    return True
+
+
+def unsubscribe(session: Session, email: str, *, how: str = "admin") -> bool:
+    """Unsubscribe an address now: no further email, even from a campaign in progress."""
+    return unsubscribe_row(session, get_by_email(session, email), how=how)
+
+
+def forget(session: Session, email: str) -> None:
+    """GDPR erasure: delete the person and their ledger rows, keep only a keyed hash to suppress."""
+    row = get_by_email(session, email)
+    suppress(session, row.email_key, "erased")
+    session.execute(delete(Delivery).where(Delivery.subscriber_id == row.id))
+    session.delete(row)
+
+
+def why(session: Session, email: str, campaign_id: int) -> dict[str, Any]:
+    """Did this person get this campaign, and if not, why not."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound("campaign", campaign_id)
+    person = get_by_email(session, email)
+    row = session.scalars(
+        select(Delivery).where(
+            Delivery.campaign_id == campaign_id, Delivery.subscriber_id == person.id
+        )
+    ).one_or_none()
+    answer: dict[str, Any] = {
+        "email": person.email,
+        "campaign": campaign_id,
+        "campaign_state": campaign.state,
+    }
+    if row is None:
+        answer.update(
+            status="absent",
+            explanation="not in the campaign: the person joined after it was planned"
+            if campaign.state != "planning"
+            else "the campaign is not planned yet",
+        )
+        return answer
+    answer.update(
+        status=row.status,
+        locale=row.locale,
+        version=row.statement_id,
+        version_lang=row.version_lang,
+        attempts=row.attempts,
+        message_id=row.message_id,
+        last_reply=row.last_reply,
+        sent_at=row.sent_at.isoformat() if row.sent_at else None,
+        reason=row.reason,
+    )
+    if row.status == "sent":
+        answer["explanation"] = (
+            f"sent at {row.sent_at:%Y-%m-%d %H:%M:%S} UTC in {row.locale} (version {row.statement_id}), "
+            f"Message-ID {row.message_id}, server said: {row.last_reply}"
+        )
+    elif row.status == "failed":
+        answer["explanation"] = f"failed after {row.attempts} attempt(s): {row.last_reply}"
+    elif row.status in {"pending", "sending"}:
+        tail = f"; last reply: {row.last_reply}" if row.last_reply else ""
+        answer["explanation"] = f"not sent yet ({row.status}, {row.attempts} attempt(s)){tail}"
+    else:
+        answer["explanation"] = _REASONS.get(row.reason or "", f"not sent: {row.reason}")
+    return answer

@@ -1,0 +1,111 @@
+"""Double opt-in: send pending subscribers a localized email with a signed, expiring confirm link."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import select, update
+
+from mailer.compose import MessageTemplate, Recipient, build_template
+from mailer.errors import PermanentFailure, TemporaryFailure
+from mailer.org import chain_for
+from mailer.render.variant import render_confirmation
+from mailer.runtime import Runtime
+from mailer.store.models import Subscriber, utcnow
+
+__all__ = ["CONFIRM_MAX_AGE", "ConfirmResult", "confirm", "send_confirmations"]
+
+log = logging.getLogger("mailer.confirm")
+CONFIRM_MAX_AGE = 14 * 24 * 3600  # a confirmation link works for two weeks
+
+
+@dataclass
+class ConfirmResult:
+    """Confirmations sent, and ids to retry later."""
+
+    sent: int = 0
+    retry: list[int] = field(default_factory=list)
+
+
+def _template(rt: Runtime, locale: str) -> MessageTemplate:
+    key = (0, "confirm", locale)
+    cached = rt.templates.get(key)
+    if cached is None:
+        cached = build_template(
+            render_confirmation(locale=locale, org=rt.org),
+            sender_name=rt.org.sender_name(locale),
+            sender_address=rt.org.from_address,
+            envelope_from=rt.org.envelope_from,
+            list_name=rt.org.name,
+            list_id=rt.org.list_id,
+            campaign_id=0,
+            list_headers=False,
+        )
+        rt.templates[key] = cached
+    return cached
+
+
+def _locale_for(rt: Runtime, locale: str | None) -> str:
+    # The first locale of the subscriber's chain the organisation supports.
+    for code in chain_for(rt.org, locale):
+        if code in rt.org.locales or code.split("_")[0] in rt.org.locales:
+            return code
+    return rt.org.default_locale
+
+
+def send_confirmations(rt: Runtime, subscriber_ids: list[int]) -> ConfirmResult:
+    """One confirmation email per still-pending subscriber."""
+    result = ConfirmResult()
+    with rt.db.session() as session:
+        people = session.execute(
+            select(Subscriber.id, Subscriber.email, Subscriber.name, Subscriber.locale).where(
+                Subscriber.id.in_(subscriber_ids), Subscriber.status == "pending"
+            )
+        ).all()
+    for subscriber_id, email, name, locale in people:
+        template = _template(rt, _locale_for(rt, locale))
+        token = rt.signer.sign_expiring(subscriber_id)
+        recipient = Recipient(
+            email=email,
+            name=name,
+            message_id=f"<confirm.{rt.signer.digest('confirm', subscriber_id, token)}@{rt.org.sender_domain}>",
+            confirm_url=f"{rt.settings.public_url}/confirm/{token}",
+        )
+        try:
+            rt.transport.send(
+                envelope_from=template.envelope_from,
+                recipient=email,
+                message=template.build(recipient),
+            )
+        except TemporaryFailure as exc:
+            log.info("confirmation delayed: %s", exc)
+            result.retry.append(subscriber_id)
+            continue
+        except PermanentFailure:
+            with rt.db.session() as session:
+                session.execute(
+                    update(Subscriber)
+                    .where(Subscriber.id == subscriber_id)
+                    .values(status="bounced")
+                )
+            continue
+        result.sent += 1
+    return result
+
+
+def confirm(rt: Runtime, token: str) -> Subscriber | None:
+    """Turn a pending subscriber into a subscribed one; None for a bad or expired token."""
+    subscriber_id = rt.signer.verify_expiring(token, CONFIRM_MAX_AGE)
+    if subscriber_id is None:
+        return None
+    with rt.db.session() as session:
+        row = session.get(Subscriber, subscriber_id)
+        if row is None:
+            return None
+        if row.status == "pending":
+            row.status = "subscribed"
+            row.consent_at = utcnow()
+            row.consent_method = "double-opt-in"
+            row.consent_source = row.consent_source or "confirmation email"
+        return row
