@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import subprocess
@@ -47,9 +48,12 @@ class RecordingHandler:
     received: list[Received] = field(default_factory=list)
     connections: int = 0
     reply: Callable[[Any], str | None] | None = None
+    delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.reply is not None:
             answer = self.reply(envelope)
             if answer is not None:

@@ -59,3 +59,14 @@ def test_subscriber_import_reports_bad_rows_and_never_resubscribes(workdir: Work
     assert all(
         {"email", "name", "status", "locale", "country", "topics"} <= s.keys() for s in listed
     )
+
+
+def test_schema_head_constant_is_alembics_head() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from mailer.store.db import MIGRATIONS, SCHEMA_HEAD
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD

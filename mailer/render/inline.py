@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 
-import premailer
-
 __all__ = ["inline_count", "inline_css"]
 
 _count = 0
@@ -15,6 +13,8 @@ _lock = threading.Lock()
 
 def inline_css(html: str) -> str:
     """Move the <style> rules into style attributes; keep media queries in a <style> block."""
+    import premailer  # imported here: 0.2 s that commands which never render should not pay
+
     global _count
     with _lock:
         _count += 1

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,6 +18,9 @@ from mailer.errors import ConfigError
 __all__ = ["Database", "open_database"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# The newest migration; a test checks it is Alembic's head. Reading it here lets every
+# command check the schema with one query instead of importing Alembic (0.2 s).
+SCHEMA_HEAD = "0001"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,17 +83,21 @@ def open_database(url: str, *, migrate: bool = True) -> Database:
 
 def upgrade(database: Database) -> None:
     """Run Alembic migrations up to head (a no-op when already there)."""
+    if current_revision(database) == SCHEMA_HEAD:
+        return
     from alembic import command
     from alembic.config import Config
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    head = ScriptDirectory.from_config(config).get_current_head()
     with database.engine.begin() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
-        if current == head:
-            return
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def current_revision(database: Database) -> str | None:
+    """The schema's Alembic revision, or None for an empty database."""
+    if not inspect(database.engine).has_table("alembic_version"):
+        return None
+    with database.engine.connect() as connection:
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()

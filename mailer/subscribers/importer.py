@@ -7,11 +7,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 
 from mailer.errors import InputError, SubscriberRowError
 from mailer.store.db import Database
 from mailer.store.models import Subscriber, Suppression, utcnow
+from mailer.subscribers.bulk import insert_subscribers, update_subscribers
 from mailer.subscribers.store import MERGED_COLUMNS, email_key, merge
 from mailer.subscribers.suppression import address_hash, hasher
 from mailer.subscribers.validate import SubscriberData, validate_row
@@ -196,14 +197,15 @@ def _flush(
             else:
                 updates.append({"id": old["id"], "updated_at": now, **values})
         if inserts:
-            created = session.execute(
-                insert(Subscriber).returning(Subscriber.id, Subscriber.status), inserts
-            ).all()
-            report.created += len(created)
-            report.pending_ids.clear()
-            report.pending_ids.extend(row.id for row in created if row.status == "pending")
+            insert_subscribers(session, inserts)
+            report.created += len(inserts)
+            new_keys = [row["email_key"] for row in inserts if row["status"] == "pending"]
+            if new_keys:
+                report.pending_ids.extend(
+                    session.scalars(select(Subscriber.id).where(Subscriber.email_key.in_(new_keys)))
+                )
         if updates:
-            session.execute(update(Subscriber), updates)
+            update_subscribers(session, updates)
             report.updated += len(updates)
     if on_pending and report.pending_ids:
         on_pending(list(report.pending_ids))

@@ -137,12 +137,12 @@ def validate_row(row: Mapping[str, str | None]) -> SubscriberData:
     alerts = get("alerts")
     return SubscriberData(
         email=email,
-        name=" ".join(name.split()) if name is not None else None,
+        name=" ".join(name.split()) if name else None,
         locale=locale,
         country=country or None,
-        topics=_split(topics) if topics is not None else None,
+        topics=_split(topics) if topics else None,
         alert_pref=_alerts(alerts) if alerts else None,
-        lists=_split(lists) if lists is not None else None,
+        lists=_split(lists) if lists else None,
         status=status or None,
         attributes=tuple(
             (k, v.strip())
