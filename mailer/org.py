@@ -46,6 +46,7 @@ class OrgProfile:
     default_locale: str = "en"
     locales: tuple[str, ...] = ("fr", "nl", "de", "en")
     timezone: str = "Europe/Brussels"
+    missing: str = "fallback"  # stored policy form: "fallback" or "wait:SECONDS"
     per_locale: dict[str, LocaleProfile] = field(default_factory=dict)
 
     @property
@@ -124,8 +125,19 @@ def load_profile(path: Path | None) -> OrgProfile:
         default_locale=default_locale,
         locales=locales or (default_locale,),
         timezone=_text(where, org, "timezone", defaults.timezone),
+        missing=_missing(where, org.get("missing", "fallback")),
         per_locale=per_locale,
     )
+
+
+def _missing(where: str, value: object) -> str:
+    from mailer.campaigns.missing import parse_missing
+    from mailer.errors import InputError
+
+    try:
+        return parse_missing(str(value), field="organisation.missing")
+    except InputError as exc:
+        raise ConfigError(where, str(exc)) from exc
 
 
 def _text(where: str, table: dict[str, Any], key: str, default: str) -> str:

@@ -41,7 +41,9 @@ def test_demo_sends_one_localized_email_per_eligible_subscriber(bare_workdir: Wo
         "Israël, Rejet de la demande d’annulation de la licence d’exportation de NSO Group"
     }
     previews = sorted(p.name for p in (bare_workdir.path / "previews").iterdir())
-    assert previews == [f"nso-export-licence.{lang}.html" for lang in ("de", "en", "fr", "nl")]
+    assert previews == [
+        f"nso-export-licence.{lang}.html" for lang in ("ar", "de", "en", "fr", "nl")
+    ]
 
 
 def test_demo_twice_does_not_send_twice(bare_workdir: Workdir) -> None:

@@ -48,7 +48,7 @@ def test_language_is_detected_when_nothing_declares_it(tmp_path: Path) -> None:
 
 def test_translations_share_one_key() -> None:
     statements = [parse_file(p) for p in sorted((EXAMPLES / "statements").iterdir())]
-    assert {s.lang for s in statements} == {"fr", "nl", "de", "en"}
+    assert {s.lang for s in statements} == {"fr", "nl", "de", "en", "ar"}
     assert {s.translation_key for s in statements} == {"nso-export-licence"}
     for statement in statements:
         if statement.lang != "fr":
@@ -131,6 +131,7 @@ def test_import_reports_bad_files_and_keeps_the_good_ones(workdir: Workdir) -> N
     for name in ("no-title.md", "broken.md", "lang.md", "empty.md"):
         assert any(name in line for line in errors)
     assert result.stdout.split() == [
+        "nso-export-licence-ar",
         "nso-export-licence-de",
         "nso-export-licence-en",
         "nso-export-licence-fr",

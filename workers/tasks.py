@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from mailer.campaigns.missing import release_held
 from mailer.campaigns.plan import announce, pending_batches, plan
 from mailer.campaigns.run import MAX_ATTEMPTS, send_batch
 from mailer.subscribers.confirm import send_confirmations
@@ -23,6 +24,8 @@ def dispatch(campaign_id: int) -> int:
     """Plan the campaign (once) and queue its pending rows in batches; returns batches queued."""
     rt = runtime()
     plan(rt.db, rt.org, campaign_id)
+    # Subscribers held for a translation that has arrived, or whose wait is over, go now.
+    release_held(rt.db, rt.org)
     queued = 0
     for ids in pending_batches(rt.db, campaign_id, rt.settings.batch_size):
         send_batch_task.delay(campaign_id, ids)
@@ -33,7 +36,8 @@ def dispatch(campaign_id: int) -> int:
 @app.task(name="mailer.announce_statement")
 def announce_statement(statement_id: str) -> int:
     """Publication of a statement: the group's alert campaign, planned and queued."""
-    campaign_id, _ = announce(runtime().db, statement_id)
+    rt = runtime()
+    campaign_id, _ = announce(rt.db, statement_id, missing=rt.org.missing)
     dispatch(campaign_id)
     return campaign_id
 

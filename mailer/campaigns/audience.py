@@ -15,7 +15,9 @@ __all__ = [
     "decide",
     "email_locale",
     "group_topics",
+    "missing_language",
     "routing_conditions",
+    "wanted_language",
 ]
 
 
@@ -28,6 +30,7 @@ class Decision:
     statement_id: str | None
     version_lang: str | None
     reason: str | None = None
+    hold: str | None = None  # the language whose translation the subscriber waits for
 
 
 def group_topics(versions: Sequence[Statement]) -> frozenset[str]:
@@ -78,8 +81,9 @@ def decide(
     versions: Sequence[Statement],
     org: OrgProfile,
     routed: bool,
+    wait: bool = False,
 ) -> Decision:
-    """Send, or skip with the first reason that applies (the order `why` reports)."""
+    """Send, hold (wait for a translation), or skip with the first reason that applies."""
     version = choose_version(locale, versions, org)
     email_lang = email_locale(locale, version)
     reason: str | None = None
@@ -95,4 +99,32 @@ def decide(
         reason = "topic mismatch"
     if reason:
         return Decision(False, email_lang, version.id, version.lang, reason)
+    missing = missing_language(locale, versions, org) if wait else None
+    if missing:
+        wanted = locale if locale and locale.split("_")[0] == missing else missing
+        return Decision(
+            False,
+            wanted,
+            version.id,
+            version.lang,
+            f"waiting for the {missing} translation",
+            missing,
+        )
     return Decision(True, email_lang, version.id, version.lang)
+
+
+def wanted_language(locale: str | None, org: OrgProfile) -> str:
+    """The first language of the subscriber's chain that the organisation publishes in."""
+    supported = {code.split("_")[0] for code in org.locales}
+    for code in chain_for(org, locale):
+        if code.split("_")[0] in supported:
+            return code.split("_")[0]
+    return org.default_locale.split("_")[0]
+
+
+def missing_language(
+    locale: str | None, versions: Sequence[Statement], org: OrgProfile
+) -> str | None:
+    """The subscriber's language when the announcement has no version in it yet, else None."""
+    wanted = wanted_language(locale, org)
+    return None if any(v.lang.split("_")[0] == wanted for v in versions) else wanted

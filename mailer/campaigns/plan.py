@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from mailer.campaigns.audience import decide, routing_conditions
+from mailer.campaigns.missing import wait_seconds
 from mailer.errors import CampaignError, NotFound
 from mailer.org import OrgProfile
 from mailer.statements.repository import group_of, load
@@ -34,7 +36,12 @@ class PlanResult:
 
 
 def create_campaign(
-    session: Session, *, statement_id: str, kind: str = "manual", segment: str | None = None
+    session: Session,
+    *,
+    statement_id: str,
+    kind: str = "manual",
+    segment: str | None = None,
+    missing: str = "fallback",
 ) -> Campaign:
     """A new campaign in state 'planning' for the statement's translation group."""
     statement = load(session, statement_id)
@@ -43,6 +50,7 @@ def create_campaign(
         statement_id=statement.id,
         translation_key=statement.translation_key,
         segment=segment,
+        missing=missing,
         state="planning",
     )
     session.add(campaign)
@@ -50,7 +58,7 @@ def create_campaign(
     return campaign
 
 
-def announce(db: Database, statement_id: str) -> tuple[int, bool]:
+def announce(db: Database, statement_id: str, *, missing: str = "fallback") -> tuple[int, bool]:
     """The alert campaign of a statement's group: created once, found again on redelivery."""
     with db.session() as session:
         statement = load(session, statement_id)
@@ -60,7 +68,9 @@ def announce(db: Database, statement_id: str) -> tuple[int, bool]:
             return existing, False
     try:
         with db.session() as session:
-            campaign = create_campaign(session, statement_id=statement_id, kind="alert")
+            campaign = create_campaign(
+                session, statement_id=statement_id, kind="alert", missing=missing
+            )
             campaign.dedupe_key = dedupe
             return campaign.id, True
     except IntegrityError:
@@ -90,7 +100,9 @@ def plan(db: Database, org: OrgProfile, campaign_id: int) -> PlanResult:
         wants, matches = routing_conditions(versions)
         segment = segment_condition(campaign.segment) if campaign.segment else true()
         routed = campaign.segment is None  # a segment overrides the statement's own routing
-        total = pending = 0
+        hold = wait_seconds(campaign.missing)
+        hold_until = utcnow() + dt.timedelta(seconds=hold) if hold else None
+        total = pending = held = 0
         last_id = 0
         columns = (
             Subscriber.id,
@@ -120,6 +132,7 @@ def plan(db: Database, org: OrgProfile, campaign_id: int) -> PlanResult:
                     versions=versions,
                     org=org,
                     routed=routed,
+                    wait=hold is not None,
                 )
                 rows.append(
                     {
@@ -128,18 +141,22 @@ def plan(db: Database, org: OrgProfile, campaign_id: int) -> PlanResult:
                         "locale": decision.locale,
                         "version_lang": decision.version_lang,
                         "statement_id": decision.statement_id,
-                        "status": "pending" if decision.send else "skipped",
+                        "status": "pending"
+                        if decision.send
+                        else ("held" if decision.hold else "skipped"),
                         "reason": decision.reason,
+                        "hold_until": hold_until if decision.hold else None,
                         "attempts": 0,
                     }
                 )
                 pending += decision.send
+                held += decision.hold is not None
             session.execute(insert(Delivery), rows)
             total += len(rows)
             last_id = page[-1][0]
-        campaign.state = "running" if pending else "done"
+        campaign.state = "running" if pending or held else "done"
         campaign.started_at = utcnow()
-        if not pending:
+        if not (pending or held):
             campaign.finished_at = campaign.started_at
         return PlanResult(campaign_id, total, pending)
 
@@ -176,7 +193,10 @@ def finish_if_complete(session: Session, campaign_id: int) -> bool:
     """Mark a running campaign done when no row is pending or sending; True when it did."""
     busy = session.scalars(
         select(Delivery.id)
-        .where(Delivery.campaign_id == campaign_id, Delivery.status.in_(("pending", "sending")))
+        .where(
+            Delivery.campaign_id == campaign_id,
+            Delivery.status.in_(("pending", "sending", "held")),
+        )
         .limit(1)
     ).first()
     if busy is not None:

@@ -50,8 +50,11 @@ def campaign_status(session: Session, campaign_id: int) -> dict[str, Any]:
     ).all()
     totals = dict.fromkeys(("total", *_COUNTED), 0)
     by_locale: dict[str, dict[str, Any]] = {}
+    held = 0
     for locale, status, count in rows:
-        key = "pending" if status == "sending" else status
+        # Rows being sent, or held for a translation, are not sent yet: they count as pending.
+        key = "pending" if status in ("sending", "held") else status
+        held += count if status == "held" else 0
         entry = by_locale.setdefault(
             locale or "",
             {"total": 0, "sent": 0, "failed": 0, "pending": 0, "skipped": 0, "skipped_reasons": {}},
@@ -69,6 +72,7 @@ def campaign_status(session: Session, campaign_id: int) -> dict[str, Any]:
     return {
         **campaign_summary(campaign),
         **totals,
+        "held": held,
         "skipped_reasons": skipped_reasons,
         "by_locale": dict(sorted(by_locale.items())),
     }

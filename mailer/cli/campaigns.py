@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
+from mailer.campaigns.missing import parse_missing
 from mailer.campaigns.plan import create_campaign
 from mailer.campaigns.status import campaign_status, campaign_summary
 from mailer.cli.common import console, friendly, open_runtime, print_json
@@ -75,13 +76,21 @@ def create(
     segment: Annotated[
         str | None, typer.Option(help="Segment name or expression (overrides routing).")
     ] = None,
+    missing: Annotated[
+        str | None,
+        typer.Option(help="Missing translations: 'fallback' or 'wait=DURATION' (e.g. wait=48h)."),
+    ] = None,
 ) -> None:
     """Create a campaign for a statement's group; prints its id. Send it with `campaigns send`."""
     rt = open_runtime()
     with rt.db.session() as session:
         expression = resolve_segment(session, segment) if segment else None
         campaign = create_campaign(
-            session, statement_id=statement, kind="manual", segment=expression
+            session,
+            statement_id=statement,
+            kind="manual",
+            segment=expression,
+            missing=parse_missing(missing) if missing else rt.org.missing,
         )
         print(campaign.id)
 
@@ -110,6 +119,10 @@ def send_statement(
     segment: Annotated[
         str | None, typer.Option(help="Segment name or expression (overrides routing).")
     ] = None,
+    missing: Annotated[
+        str | None,
+        typer.Option(help="Missing translations: 'fallback' or 'wait=DURATION' (e.g. wait=48h)."),
+    ] = None,
     wait: Annotated[
         bool, typer.Option("--wait", help="Follow it until done (always, with memory://).")
     ] = False,
@@ -122,7 +135,11 @@ def send_statement(
     with rt.db.session() as session:
         expression = resolve_segment(session, segment) if segment else None
         campaign = create_campaign(
-            session, statement_id=statement_id, kind="manual", segment=expression
+            session,
+            statement_id=statement_id,
+            kind="manual",
+            segment=expression,
+            missing=parse_missing(missing) if missing else rt.org.missing,
         )
     console.print(f"campaign {campaign.id}", markup=False)
     run_campaign(rt, campaign.id, wait=wait)

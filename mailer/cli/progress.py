@@ -22,11 +22,18 @@ def _status(rt: Runtime, campaign_id: int) -> dict[str, Any]:
         return campaign_status(session, campaign_id)
 
 
+def _busy(status: dict[str, Any]) -> bool:
+    # Rows held for a missing translation do not keep the command waiting.
+    return status["state"] in _ACTIVE and not (
+        status["state"] == "running" and status["pending"] == status["held"] and status["held"]
+    )
+
+
 def follow(rt: Runtime, campaign_id: int, *, live: bool = True) -> dict[str, Any]:
-    """Poll the ledger until the campaign leaves its active states; returns the final status."""
+    """Poll the ledger until the campaign has nothing left to send now; returns the status."""
     status = _status(rt, campaign_id)
     if not (live and console.is_terminal):
-        while status["state"] in _ACTIVE:
+        while _busy(status):
             time.sleep(0.2)
             status = _status(rt, campaign_id)
         return status
@@ -52,7 +59,7 @@ def follow(rt: Runtime, campaign_id: int, *, live: bool = True) -> dict[str, Any
                     completed=counts["sent"] + counts["failed"],
                     failed=counts["failed"],
                 )
-            if status["state"] not in _ACTIVE:
+            if not _busy(status):
                 break
             time.sleep(0.2)
             status = _status(rt, campaign_id)
@@ -76,6 +83,8 @@ def status_table(status: dict[str, Any]) -> Table:
             reasons,
         )
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(status["skipped_reasons"].items()))
+    if status.get("held"):
+        reasons = ", ".join(filter(None, [reasons, f"{status['held']} held for a translation"]))
     table.add_row(
         "all",
         str(status["total"]),

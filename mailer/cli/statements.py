@@ -9,8 +9,9 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import select
 
+from mailer.campaigns.missing import parse_missing
 from mailer.cli.common import console, err, friendly, open_runtime, print_json
-from mailer.cli.publishing import publish_group
+from mailer.cli.publishing import publish_group, release_translations
 from mailer.errors import StatementError
 from mailer.statements import parse_file
 from mailer.statements.repository import save, to_statement
@@ -43,8 +44,16 @@ def import_(
     translation_key: Annotated[
         str | None, typer.Option(help="Translation key for files that do not declare one.")
     ] = None,
+    missing: Annotated[
+        str | None,
+        typer.Option(help="Missing translations: 'fallback' or 'wait=DURATION' (e.g. wait=48h)."),
+    ] = None,
 ) -> None:
-    """Import statements; prints one id per statement imported."""
+    """Import statements; prints one id per statement imported.
+
+    A translation of an announcement in progress goes at once to the subscribers held for it.
+    """
+    policy = parse_missing(missing) if missing else None
     rt = open_runtime()
     problems = 0
     groups: dict[str, str] = {}
@@ -67,9 +76,10 @@ def import_(
         f"{f'; {problems} file(s) rejected' if problems else ''}",
         markup=False,
     )
+    release_translations(rt, list(groups))
     if publish:
         for statement_id in groups.values():
-            publish_group(rt, statement_id)
+            publish_group(rt, statement_id, missing=policy)
     if problems:
         raise typer.Exit(1)
 
@@ -166,6 +176,11 @@ def publish(
     wait: Annotated[
         bool, typer.Option(help="Wait until the alert is sent (always, with memory://).")
     ] = True,
+    missing: Annotated[
+        str | None,
+        typer.Option(help="Missing translations: 'fallback' or 'wait=DURATION' (e.g. wait=48h)."),
+    ] = None,
 ) -> None:
     """Publish a statement's translation group: its alert goes to matching subscribers."""
-    publish_group(open_runtime(), statement_id, wait=wait)
+    policy = parse_missing(missing) if missing else None
+    publish_group(open_runtime(), statement_id, wait=wait, missing=policy)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from jinja2 import TemplateError
 
 from mailer.errors import RenderError
 from mailer.i18n import translations
 from mailer.org import OrgProfile, chain_for
+from mailer.paths import LOCALE_DIR
 from mailer.render.context import base_context, email_context
 from mailer.render.environment import environment
 from mailer.render.inline import inline_css
@@ -37,10 +39,15 @@ class RenderedEmail:
 
 
 def _render(
-    kind: str, context: dict[str, object], *, locale: str, chain: tuple[str, ...]
+    kind: str,
+    context: dict[str, object],
+    *,
+    locale: str,
+    chain: tuple[str, ...],
+    locale_dir: Path,
 ) -> RenderedEmail:
-    env = environment(chain)
-    tr = translations(chain)
+    env = environment(chain, locale_dir=locale_dir)
+    tr = translations(chain, locale_dir)
     try:
         subject = env.get_template(f"email/{kind}/subject.txt.j2").render(context)
         html = env.get_template(f"email/{kind}/body.html.j2").render(context)
@@ -59,20 +66,30 @@ def _render(
     )
 
 
-def render_email(kind: str, statement: Statement, *, locale: str, org: OrgProfile) -> RenderedEmail:
+def render_email(
+    kind: str,
+    statement: Statement,
+    *,
+    locale: str,
+    org: OrgProfile,
+    locale_dir: Path = LOCALE_DIR,
+) -> RenderedEmail:
     """Render the templates of `kind` for a statement version in a locale, and inline CSS once."""
     chain = chain_for(org, locale)
-    context = email_context(statement, org=org, locale=locale, tr=translations(chain))
-    return _render(kind, context, locale=locale, chain=chain)
+    context = email_context(statement, org=org, locale=locale, tr=translations(chain, locale_dir))
+    return _render(kind, context, locale=locale, chain=chain, locale_dir=locale_dir)
 
 
-def render_confirmation(*, locale: str, org: OrgProfile) -> RenderedEmail:
+def render_confirmation(
+    *, locale: str, org: OrgProfile, locale_dir: Path = LOCALE_DIR
+) -> RenderedEmail:
     """The double opt-in email of a locale (its one personal link: `confirm_url`)."""
     chain = chain_for(org, locale)
-    tr = translations(chain)
+    tr = translations(chain, locale_dir)
     context = base_context(
         org=org, locale=locale, subject="", preheader=tr.gettext("One more step")
     )
-    subject = environment(chain).get_template("email/confirm/subject.txt.j2").render(context)
+    env = environment(chain, locale_dir=locale_dir)
+    subject = env.get_template("email/confirm/subject.txt.j2").render(context)
     context["subject"] = " ".join(subject.split())
-    return _render("confirm", context, locale=locale, chain=chain)
+    return _render("confirm", context, locale=locale, chain=chain, locale_dir=locale_dir)

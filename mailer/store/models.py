@@ -134,6 +134,8 @@ class Campaign(Base):
     # announce task cannot create a second campaign for the same statement.
     dedupe_key: Mapped[str | None] = mapped_column(String(220), unique=True)
     segment: Mapped[str | None] = mapped_column(Text)
+    # "fallback" (send the fallback language now) or "wait:SECONDS" (hold for a translation).
+    missing: Mapped[str] = mapped_column(String(32), default="fallback")
     state: Mapped[str] = mapped_column(String(16), default="planning")
     note: Mapped[str | None] = mapped_column(Text)
     send_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -165,6 +167,7 @@ class Delivery(Base):
     message_id: Mapped[str | None] = mapped_column(String(250))
     last_reply: Mapped[str | None] = mapped_column(Text)
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    hold_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-30 10:37:54.825085
+Create Date: 2026-11-30 10:56:56.803308
 """
 
 import sqlalchemy as sa
@@ -23,6 +23,7 @@ def upgrade() -> None:
         sa.Column("translation_key", sa.String(length=200), nullable=False),
         sa.Column("dedupe_key", sa.String(length=220), nullable=True),
         sa.Column("segment", sa.Text(), nullable=True),
+        sa.Column("missing", sa.String(length=32), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("send_at", sa.DateTime(timezone=True), nullable=True),
@@ -125,6 +126,7 @@ def upgrade() -> None:
         sa.Column("message_id", sa.String(length=250), nullable=True),
         sa.Column("last_reply", sa.Text(), nullable=True),
         sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("hold_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["campaign_id"], ["campaigns.id"], ondelete="CASCADE"),
