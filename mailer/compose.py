@@ -116,6 +116,8 @@ def build_template(
         "List-Unsubscribe-Post: List-Unsubscribe=One-Click",  # RFC 8058
         f"Content-Language: {variant.lang}",  # RFC 3282
         f"X-Mailer-Campaign: {campaign_id}",
+        # Gmail's feedback loop groups complaints by these fields; the last is the sender id.
+        f"Feedback-ID: {campaign_id}:{variant.kind}:{list_id}:mailer",
         "Auto-Submitted: auto-generated",  # RFC 3834: no vacation auto-replies
         "Precedence: bulk",
         "MIME-Version: 1.0",

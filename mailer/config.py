@@ -38,6 +38,14 @@ class _Environment(BaseSettings):
     data_dir: str = ".mailer"
     worker_concurrency: int = Field(default=0, ge=0)
     log_level: str = "WARNING"
+    domain_rate_limit: float = Field(default=0.0, ge=0)
+    lease_seconds: int = Field(default=600, ge=1)
+    sweep_seconds: float = Field(default=60.0, gt=0)
+    retry_deadline: int = Field(default=24 * 3600, ge=1)
+    error_threshold: float = Field(default=0.25, gt=0, le=1)
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None
+    dkim_key_file: str | None = None
 
     @field_validator("broker_url")
     @classmethod
@@ -91,6 +99,12 @@ class Settings:
     data_dir: Path
     worker_concurrency: int
     log_level: str
+    domain_rate_limit: float = 0.0
+    lease_seconds: int = 600
+    sweep_seconds: float = 60.0
+    retry_deadline: int = 24 * 3600
+    error_threshold: float = 0.25
+    dkim: tuple[str, str, Path] | None = None  # (selector, domain, key file)
 
     @property
     def embedded(self) -> bool:
@@ -123,7 +137,36 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         data_dir=data_dir,
         worker_concurrency=raw.worker_concurrency,
         log_level=raw.log_level.upper(),
+        domain_rate_limit=raw.domain_rate_limit,
+        lease_seconds=raw.lease_seconds,
+        sweep_seconds=raw.sweep_seconds,
+        retry_deadline=raw.retry_deadline,
+        error_threshold=raw.error_threshold,
+        dkim=_dkim(raw),
     )
+
+
+def _dkim(raw: _Environment) -> tuple[str, str, Path] | None:
+    given = {
+        "SELECTOR": raw.dkim_selector,
+        "DOMAIN": raw.dkim_domain,
+        "KEY_FILE": raw.dkim_key_file,
+    }
+    if not any(given.values()):
+        return None
+    for name, value in given.items():
+        if not value:
+            raise ConfigError(
+                f"{PREFIX}DKIM_{name}", "must be set with the other MAILER_DKIM_ variables"
+            )
+    key = Path(str(raw.dkim_key_file))
+    try:
+        text = key.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{PREFIX}DKIM_KEY_FILE", f"cannot read {key}: {exc}") from exc
+    if "PRIVATE KEY" not in text:
+        raise ConfigError(f"{PREFIX}DKIM_KEY_FILE", f"{key} is not a PEM private key")
+    return (str(raw.dkim_selector), str(raw.dkim_domain), key)
 
 
 def _org_file(value: str | None) -> Path | None:

@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mailer.config import Settings
+from mailer.dkim_sign import Signer as DkimSigner
 from mailer.org import OrgProfile, load_profile
 from mailer.store.db import Database, open_database
 from mailer.tokens import TokenSigner
 from mailer.transport.base import Transport
 from mailer.transport.factory import open_transport
+from mailer.transport.ratelimit import NoLimit, RateLimiter, open_limiter
 
 __all__ = ["Runtime", "build_runtime"]
 
@@ -27,6 +29,8 @@ class Runtime:
     db: Database
     transport: Transport
     signer: TokenSigner
+    limiter: RateLimiter = field(default_factory=NoLimit)
+    dkim: DkimSigner | None = None
     # Message templates per (campaign, statement version, locale): rendered and
     # inlined once per process, reused for every recipient of every batch.
     templates: dict[tuple[int, str, str], Any] = field(default_factory=dict)
@@ -47,4 +51,10 @@ def build_runtime(
         db=open_database(settings.database_url, migrate=migrate),
         transport=transport or open_transport(settings.transport_url),
         signer=TokenSigner(settings.secret_key),
+        limiter=open_limiter(
+            broker_url=settings.broker_url,
+            rate=settings.rate_limit,
+            domain_rate=settings.domain_rate_limit,
+        ),
+        dkim=DkimSigner.from_file(*settings.dkim) if settings.dkim else None,
     )

@@ -64,13 +64,13 @@ class InProcess:
                 while time.monotonic() < deadline:
                     with self.rt.db.session() as session:
                         status = campaign_status(session, campaign_id)
-                    if status["state"] == "done" or (
-                        status["pending"] == status["held"] and status["state"] == "running"
+                    if status["pending"] == status["held"] and status["state"] in (
+                        "done",
+                        "running",
                     ):
-                        if status["pending"] == status["held"]:
-                            time.sleep(0.2)  # let a last batch finish recording
-                            with self.rt.db.session() as session:
-                                return campaign_status(session, campaign_id)
+                        time.sleep(0.2)  # let a last batch finish recording
+                        with self.rt.db.session() as session:
+                            return campaign_status(session, campaign_id)
                     time.sleep(0.05)
         finally:
             set_runtime(None)

@@ -49,11 +49,24 @@ class RecordingHandler:
     connections: int = 0
     reply: Callable[[Any], str | None] | None = None
     delay: float = 0.0
+    # (envelope) -> None (accept), an SMTP reply, or "DROP" to cut the connection mid-DATA.
+    fault: Callable[[Any], str | None] | None = None
+    attempts: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.delay:
             await asyncio.sleep(self.delay)
+        with self.lock:
+            for rcpt in envelope.rcpt_tos:
+                self.attempts[rcpt] = self.attempts.get(rcpt, 0) + 1
+        if self.fault is not None:
+            answer = self.fault(envelope)
+            if answer == "DROP":
+                server.transport.close()
+                return "421 4.4.2 connection dropped"
+            if answer is not None:
+                return answer
         if self.reply is not None:
             answer = self.reply(envelope)
             if answer is not None:
@@ -164,9 +177,14 @@ class RedisServer:
                 time.sleep(0.05)
         raise RuntimeError("redis-server did not start")
 
-    def stop(self) -> None:
-        """Terminate the server."""
+    def kill(self) -> None:
+        """Stop the server now, keeping its port for a restart (it keeps nothing on disk)."""
         if self.process is not None:
             self.process.terminate()
             self.process.wait(10)
+            self.process = None
+
+    def stop(self) -> None:
+        """Terminate the server."""
+        self.kill()
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -15,8 +15,8 @@ from mailer.config import load_settings
 from mailer.runtime import build_runtime
 from mailer.subscribers.confirm import confirm
 from tests.conftest import EXAMPLES, Workdir
+from tests.processes import configure_for, worker_process
 from tests.servers import RedisServer, SMTPServer
-from tests.test_pipeline_redis import configure_for, worker_process
 
 
 def _messages(workdir: Workdir) -> list:  # type: ignore[type-arg]

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import re
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
 from tests.conftest import EXAMPLES, Workdir
 from tests.expectations import eligible_for_nso, language_of
+from tests.processes import configure_for, worker_process
 from tests.servers import RedisServer, SMTPServer
 
 pytestmark = pytest.mark.redis
@@ -31,35 +27,6 @@ REQUIRED_HEADERS = (
 )
 
 
-@contextmanager
-def worker_process(workdir: Workdir, concurrency: int = 2) -> Iterator[subprocess.Popen[str]]:
-    """`mailer worker` as an operator starts it; stopped with SIGTERM (warm shutdown)."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mailer",
-            "worker",
-            f"--concurrency={concurrency}",
-            "--loglevel=WARNING",
-        ],
-        cwd=workdir.path,
-        env=workdir.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        yield process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-
-
 def only_media_queries_left(html: str) -> bool:
     """Every <style> block holds @media rules only (what cannot be inlined)."""
     for block in re.findall(r"<style[^>]*>(.*?)</style>", html, flags=re.S):
@@ -67,20 +34,6 @@ def only_media_queries_left(html: str) -> bool:
         if "{" in outside:
             return False
     return True
-
-
-def configure_for(
-    workdir: Workdir, redis_server: RedisServer, smtp_server: SMTPServer, db: int
-) -> None:
-    """Point the working directory at the private Redis (own db number) and the SMTP server."""
-    workdir.env.update(
-        {
-            "MAILER_BROKER_URL": f"redis://127.0.0.1:{redis_server.port}/{db}",
-            "MAILER_TRANSPORT_URL": smtp_server.url,
-            "MAILER_SECRET_KEY": "test-secret-key-for-the-suite",
-            "MAILER_PUBLIC_URL": "https://mail.example.org",
-        }
-    )
 
 
 def test_publish_through_redis_and_a_worker_into_smtp(

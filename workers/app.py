@@ -42,6 +42,9 @@ def configure(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
         task_default_queue="mailer",
+        beat_schedule={
+            "sweep": {"task": "mailer.sweep", "schedule": settings.sweep_seconds},
+        },
         mailer_settings=settings,
     )
     return app

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from typing import Any
 
 from mailer.campaigns.missing import release_held
 from mailer.campaigns.plan import announce, pending_batches, plan
 from mailer.campaigns.run import MAX_ATTEMPTS, send_batch
+from mailer.campaigns.sweep import mark_queued, sweep, unqueued_batches
 from mailer.subscribers.confirm import send_confirmations
 from workers.app import app, runtime
 
@@ -17,6 +19,7 @@ __all__ = [
     "send_batch_task",
     "send_confirmations_task",
     "start_campaign",
+    "sweep_task",
 ]
 
 
@@ -28,6 +31,7 @@ def dispatch(campaign_id: int) -> int:
     release_held(rt.db, rt.org)
     queued = 0
     for ids in pending_batches(rt.db, campaign_id, rt.settings.batch_size):
+        mark_queued(rt.db, campaign_id, ids)
         send_batch_task.delay(campaign_id, ids)
         queued += 1
     return queued
@@ -44,22 +48,25 @@ def announce_statement(statement_id: str) -> int:
 
 @app.task(name="mailer.start_campaign")
 def start_campaign(campaign_id: int) -> int:
-    """An explicit campaign (mailer send, campaigns send): plan and queue it."""
+    """An explicit campaign (mailer send, campaigns send, resume): plan and queue it."""
     dispatch(campaign_id)
     return campaign_id
 
 
 def backoff(retries: int) -> float:
     """Exponential backoff with full jitter, capped at ten minutes."""
-    return float(random.uniform(0, min(600.0, 2.0 * 2**retries)))
+    return float(random.uniform(1.0, max(1.0, min(600.0, 2.0 * 2**retries))))
 
 
-@app.task(bind=True, name="mailer.send_batch", max_retries=MAX_ATTEMPTS + 2)
+@app.task(bind=True, name="mailer.send_batch", max_retries=None)
 def send_batch_task(self: Any, campaign_id: int, subscriber_ids: list[int]) -> dict[str, int]:
     """Send one batch; rows that failed temporarily come back later as a smaller batch."""
-    result = send_batch(runtime(), campaign_id, subscriber_ids)
+    rt = runtime()
+    result = send_batch(rt, campaign_id, subscriber_ids)
     if result.retry:
-        raise self.retry(args=(campaign_id, result.retry), countdown=backoff(self.request.retries))
+        mark_queued(rt.db, campaign_id, result.retry)
+        attempt = min(self.request.retries, MAX_ATTEMPTS)
+        raise self.retry(args=(campaign_id, result.retry), countdown=backoff(attempt))
     return {"sent": result.sent, "failed": result.failed, "skipped": result.skipped}
 
 
@@ -70,3 +77,21 @@ def send_confirmations_task(self: Any, subscriber_ids: list[int]) -> int:
     if result.retry:
         raise self.retry(args=(result.retry,), countdown=backoff(self.request.retries))
     return result.sent
+
+
+@app.task(name="mailer.sweep")
+def sweep_task() -> dict[str, int]:
+    """Beat: recover dead workers' rows and lost batches; nothing needs an operator."""
+    rt = runtime()
+    result = sweep(rt.db, rt.org)
+    stale = dt.timedelta(seconds=rt.settings.lease_seconds)
+    requeued = 0
+    for campaign_id, ids in unqueued_batches(rt.db, size=rt.settings.batch_size, stale_after=stale):
+        mark_queued(rt.db, campaign_id, ids)
+        send_batch_task.delay(campaign_id, ids)
+        requeued += 1
+    return {
+        "expired_leases": result.expired_leases,
+        "requeued_batches": requeued,
+        "finished": result.finished,
+    }

@@ -8,21 +8,24 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
 
+from mailer.campaigns.control import check_error_rate
 from mailer.campaigns.links import recipient_for
 from mailer.campaigns.plan import finish_if_complete
 from mailer.compose import MessageTemplate, build_template
-from mailer.errors import NotFound, PermanentFailure, TemporaryFailure
+from mailer.errors import DeliveryError, NotFound, PermanentFailure, TemporaryFailure
 from mailer.render.variant import render_email
 from mailer.runtime import Runtime
 from mailer.statements.repository import load
 from mailer.store.models import Campaign, Delivery, Subscriber, utcnow
+from mailer.subscribers.suppression import suppress
+from mailer.transport.classify import Outcome, classify
 
-__all__ = ["BatchResult", "send_batch", "template_for"]
+__all__ = ["MAX_ATTEMPTS", "BatchResult", "send_batch", "template_for"]
 
 log = logging.getLogger("mailer.send")
 
-LEASE = dt.timedelta(minutes=10)
-MAX_ATTEMPTS = 6
+MAX_ATTEMPTS = 8
+_CHECK_EVERY = 20  # messages between two looks at the campaign's state (pause, cancel)
 
 
 @dataclass
@@ -33,6 +36,7 @@ class BatchResult:
     failed: int = 0
     skipped: int = 0
     retry: list[int] = field(default_factory=list)
+    throttled: bool = False
     stopped: str | None = None
 
 
@@ -62,17 +66,23 @@ def template_for(rt: Runtime, campaign_id: int, statement_id: str, locale: str) 
 
 def _claim(rt: Runtime, campaign_id: int, ids: list[int]) -> list[tuple[int, str, str]]:
     # Atomic pending -> sending with a lease: a second delivery of the same batch
-    # (acks_late redelivery, a sweep) finds nothing left to claim.
+    # (acks_late redelivery, the sweep) finds nothing left to claim. On PostgreSQL,
+    # SKIP LOCKED lets two workers claim disjoint rows without waiting on each other.
+    lease = utcnow() + dt.timedelta(seconds=rt.settings.lease_seconds)
+    wanted = (
+        Delivery.campaign_id == campaign_id,
+        Delivery.subscriber_id.in_(ids),
+        Delivery.status == "pending",
+    )
+    statement = update(Delivery).values(status="sending", lease_until=lease)
+    if rt.db.is_sqlite:
+        statement = statement.where(*wanted)
+    else:
+        locked = select(Delivery.id).where(*wanted).with_for_update(skip_locked=True)
+        statement = statement.where(Delivery.id.in_(locked.scalar_subquery()))
     with rt.db.session() as session:
         rows = session.execute(
-            update(Delivery)
-            .where(
-                Delivery.campaign_id == campaign_id,
-                Delivery.subscriber_id.in_(ids),
-                Delivery.status == "pending",
-            )
-            .values(status="sending", lease_until=utcnow() + LEASE)
-            .returning(Delivery.subscriber_id, Delivery.statement_id, Delivery.locale)
+            statement.returning(Delivery.subscriber_id, Delivery.statement_id, Delivery.locale)
         ).all()
     return sorted((int(r[0]), str(r[1]), str(r[2])) for r in rows)
 
@@ -86,16 +96,39 @@ def _record(rt: Runtime, campaign_id: int, subscriber_id: int, **values: object)
         )
 
 
-def send_batch(rt: Runtime, campaign_id: int, subscriber_ids: list[int]) -> BatchResult:
-    """Send to the batch's pending subscribers; progress is saved after each accepted message."""
-    result = BatchResult()
+def _give_back(rt: Runtime, campaign_id: int, ids: list[int], state: str) -> None:
+    # The campaign was paused or cancelled mid-batch: rows not sent go back (or are cancelled).
+    status, reason = (
+        ("cancelled", "campaign cancelled") if state == "cancelled" else ("pending", None)
+    )
+    with rt.db.session() as session:
+        session.execute(
+            update(Delivery)
+            .where(
+                Delivery.campaign_id == campaign_id,
+                Delivery.subscriber_id.in_(ids),
+                Delivery.status == "sending",
+            )
+            .values(status=status, reason=reason, lease_until=None)
+        )
+
+
+def _state(rt: Runtime, campaign_id: int) -> tuple[str, dt.datetime | None]:
     with rt.db.session() as session:
         campaign = session.get(Campaign, campaign_id)
         if campaign is None:
             raise NotFound("campaign", campaign_id)
-        if campaign.state != "running":
-            result.stopped = campaign.state
-            return result
+        return campaign.state, campaign.started_at
+
+
+def send_batch(rt: Runtime, campaign_id: int, subscriber_ids: list[int]) -> BatchResult:
+    """Send to the batch's pending subscribers; progress is saved after each accepted message."""
+    result = BatchResult()
+    state, started = _state(rt, campaign_id)
+    if state != "running":
+        result.stopped = state
+        return result
+    deadline = (started or utcnow()) + dt.timedelta(seconds=rt.settings.retry_deadline)
     claimed = _claim(rt, campaign_id, subscriber_ids)
     if not claimed:
         return result
@@ -106,10 +139,16 @@ def send_batch(rt: Runtime, campaign_id: int, subscriber_ids: list[int]) -> Batc
                 select(Subscriber).where(Subscriber.id.in_([c[0] for c in claimed]))
             )
         }
-    for subscriber_id, statement_id, locale in claimed:
+    for index, (subscriber_id, statement_id, locale) in enumerate(claimed):
+        if index and index % _CHECK_EVERY == 0:
+            state, _ = _state(rt, campaign_id)
+            if state != "running":
+                _give_back(rt, campaign_id, [c[0] for c in claimed[index:]], state)
+                result.stopped = state
+                return result
         person = people.get(subscriber_id)
         if person is None or person[2] != "subscribed":
-            # Suppressed since planning (unsubscribed, bounced, forgotten): nothing more.
+            # Suppressed since planning (unsubscribed, bounced, erased): nothing more.
             _record(
                 rt,
                 campaign_id,
@@ -131,12 +170,15 @@ def send_batch(rt: Runtime, campaign_id: int, subscriber_ids: list[int]) -> Batc
             name=name,
         )
         message = template.build(recipient)
+        if rt.dkim is not None:
+            message = rt.dkim.sign(message)
+        rt.limiter.acquire(email.rpartition("@")[2])
         try:
             reply = rt.transport.send(
                 envelope_from=template.envelope_from, recipient=email, message=message
             )
         except TemporaryFailure as exc:
-            _temporary(rt, campaign_id, subscriber_id, exc, result)
+            _temporary(rt, campaign_id, subscriber_id, exc, result, deadline)
             continue
         except PermanentFailure as exc:
             _permanent(rt, campaign_id, subscriber_id, exc)
@@ -154,13 +196,28 @@ def send_batch(rt: Runtime, campaign_id: int, subscriber_ids: list[int]) -> Batc
         )
         result.sent += 1
     with rt.db.session() as session:
+        if result.failed:
+            check_error_rate(session, campaign_id, rt.settings.error_threshold)
         finish_if_complete(session, campaign_id)
     return result
 
 
 def _temporary(
-    rt: Runtime, campaign_id: int, subscriber_id: int, exc: TemporaryFailure, result: BatchResult
+    rt: Runtime,
+    campaign_id: int,
+    subscriber_id: int,
+    exc: DeliveryError,
+    result: BatchResult,
+    deadline: dt.datetime,
 ) -> None:
+    if classify(exc.code, exc.reply) is Outcome.THROTTLED:
+        # The server wants us slower, not this recipient gone: slow every worker down and
+        # try again later without spending one of the recipient's attempts.
+        rt.limiter.slow_down()
+        result.throttled = True
+        _record(rt, campaign_id, subscriber_id, status="pending", last_reply=str(exc)[:500])
+        result.retry.append(subscriber_id)
+        return
     with rt.db.session() as session:
         attempts = (
             session.scalars(
@@ -170,7 +227,7 @@ def _temporary(
             ).one()
             + 1
         )
-    final = attempts >= MAX_ATTEMPTS
+    final = attempts >= MAX_ATTEMPTS or utcnow() >= deadline
     _record(
         rt,
         campaign_id,
@@ -202,6 +259,7 @@ def _permanent(rt: Runtime, campaign_id: int, subscriber_id: int, exc: Permanent
         )
         if exc.recipient:
             # The server refused this address for good: suppress it for every campaign.
-            session.execute(
-                update(Subscriber).where(Subscriber.id == subscriber_id).values(status="bounced")
-            )
+            row = session.get(Subscriber, subscriber_id)
+            if row is not None:
+                row.status = "bounced"
+                suppress(session, row.email_key, "bounced")

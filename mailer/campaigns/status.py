@@ -13,7 +13,7 @@ from mailer.store.models import Campaign, Delivery
 __all__ = ["STATES", "campaign_status", "campaign_summary"]
 
 STATES = ("planning", "scheduled", "running", "paused", "cancelled", "missed", "done")
-_COUNTED = ("sent", "failed", "pending", "skipped")
+_COUNTED = ("sent", "failed", "pending", "skipped", "cancelled")
 
 
 def campaign_summary(campaign: Campaign) -> dict[str, Any]:
@@ -57,7 +57,15 @@ def campaign_status(session: Session, campaign_id: int) -> dict[str, Any]:
         held += count if status == "held" else 0
         entry = by_locale.setdefault(
             locale or "",
-            {"total": 0, "sent": 0, "failed": 0, "pending": 0, "skipped": 0, "skipped_reasons": {}},
+            {
+                "total": 0,
+                "sent": 0,
+                "failed": 0,
+                "pending": 0,
+                "skipped": 0,
+                "cancelled": 0,
+                "skipped_reasons": {},
+            },
         )
         entry["total"] += count
         totals["total"] += count

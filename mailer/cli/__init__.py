@@ -24,6 +24,7 @@ app.command("send")(friendly(campaigns.send_statement))
 app.command("init")(tools.init)
 app.command("preview")(tools.preview)
 app.command("worker")(tools.worker)
+app.command("beat")(tools.beat)
 app.command("demo")(tools.demo)
 
 

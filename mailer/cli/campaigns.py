@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
+from mailer.campaigns.control import cancel, pause, resume
 from mailer.campaigns.missing import parse_missing
 from mailer.campaigns.plan import create_campaign
 from mailer.campaigns.status import campaign_status, campaign_summary
@@ -143,3 +144,45 @@ def send_statement(
         )
     console.print(f"campaign {campaign.id}", markup=False)
     run_campaign(rt, campaign.id, wait=wait)
+
+
+def _control(campaign_id: int, action: str) -> None:
+    rt = open_runtime()
+    with rt.db.session() as session:
+        if action == "pause":
+            pause(session, campaign_id)
+        elif action == "cancel":
+            count = cancel(session, campaign_id)
+            console.print(
+                f"campaign {campaign_id} cancelled; {count} message(s) will not be sent",
+                markup=False,
+            )
+            return
+        else:
+            resume(session, campaign_id)
+    if action == "pause":
+        console.print(f"campaign {campaign_id} paused; workers stop within one batch", markup=False)
+        return
+    console.print(f"campaign {campaign_id} resumed", markup=False)
+    run_campaign(rt, campaign_id, wait=False)
+
+
+@app.command("pause")
+@friendly
+def pause_(campaign_id: Annotated[int, typer.Argument(metavar="ID", help="Campaign id.")]) -> None:
+    """Pause a running campaign (takes effect within one batch on every worker)."""
+    _control(campaign_id, "pause")
+
+
+@app.command("resume")
+@friendly
+def resume_(campaign_id: Annotated[int, typer.Argument(metavar="ID", help="Campaign id.")]) -> None:
+    """Resume a paused (or missed) campaign: its pending rows are queued again."""
+    _control(campaign_id, "resume")
+
+
+@app.command("cancel")
+@friendly
+def cancel_(campaign_id: Annotated[int, typer.Argument(metavar="ID", help="Campaign id.")]) -> None:
+    """Cancel a campaign: what is not sent yet never will be."""
+    _control(campaign_id, "cancel")

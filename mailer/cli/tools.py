@@ -12,6 +12,7 @@ import typer
 from mailer.campaigns.audience import choose_version
 from mailer.cli.common import console, err, fail, friendly, open_runtime, settings
 from mailer.cli.publishing import publish_group
+from mailer.config import Settings
 from mailer.locales import normalise_locale
 from mailer.paths import EXAMPLES_DIR
 from mailer.preview import WIDTHS, find_chromium, preview_html, screenshot
@@ -78,30 +79,54 @@ def preview(
 def worker(
     concurrency: Annotated[int, typer.Option(help="Worker processes (default: CPU cores).")] = 0,
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+    beat: Annotated[
+        bool, typer.Option("--beat", help="Also run the scheduler (one per deployment).")
+    ] = False,
 ) -> None:
     """Run a Celery worker on MAILER_BROKER_URL (needs a redis:// broker)."""
-    current = settings()
-    if current.embedded:
-        fail(
-            "MAILER_BROKER_URL is memory://: the worker runs inside each command; "
-            "set a redis:// broker to run separate workers",
-            2,
-        )
-    open_runtime().close()  # migrate once, here, not in every worker process
+    current = _needs_broker()
     from workers.app import configure
 
     app = configure(current)
     count = concurrency or current.worker_concurrency or (os.cpu_count() or 1)
-    app.worker_main(
-        [
-            "worker",
-            f"--loglevel={loglevel}",
-            f"--concurrency={count}",
-            "--queues=mailer",
-            "--without-gossip",
-            "--without-mingle",
-        ]
+    argv = [
+        "worker",
+        f"--loglevel={loglevel}",
+        f"--concurrency={count}",
+        "--queues=mailer",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    if beat:
+        argv += ["--beat", f"--schedule={current.data_dir / 'beat-schedule'}"]
+    app.worker_main(argv)
+
+
+def beat(
+    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+) -> None:
+    """Run the scheduler (celery beat): the sweep, scheduled campaigns, digests. Run one."""
+    current = _needs_broker()
+    from workers.app import configure
+
+    app = configure(current)
+    current.data_dir.mkdir(parents=True, exist_ok=True)
+    app.start(
+        ["beat", f"--loglevel={loglevel}", f"--schedule={current.data_dir / 'beat-schedule'}"]
     )
+
+
+def _needs_broker() -> Settings:
+    current = settings()
+    if current.embedded:
+        fail(
+            "MAILER_BROKER_URL is memory://: the worker runs inside each command; "
+            "set a redis:// broker to run separate workers and beat",
+            2,
+        )
+    open_runtime().close()  # migrate once, here, not in every worker process
+    current.data_dir.mkdir(parents=True, exist_ok=True)
+    return current
 
 
 @friendly

@@ -168,6 +168,8 @@ class Delivery(Base):
     last_reply: Mapped[str | None] = mapped_column(Text)
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     hold_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # When the row was last put on the broker: the sweep re-queues rows whose batch was lost.
+    queued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

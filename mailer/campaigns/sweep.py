@@ -1,0 +1,92 @@
+"""The periodic sweep: recover rows of dead workers and lost batches, finish what is complete."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select, update
+
+from mailer.campaigns.missing import release_held
+from mailer.campaigns.plan import finish_if_complete
+from mailer.org import OrgProfile
+from mailer.store.db import Database
+from mailer.store.models import Campaign, Delivery, utcnow
+
+__all__ = ["SweepResult", "mark_queued", "sweep", "unqueued_batches"]
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    """What the sweep recovered."""
+
+    expired_leases: int
+    released_holds: int
+    finished: int
+
+
+def sweep(db: Database, org: OrgProfile, *, now: dt.datetime | None = None) -> SweepResult:
+    """Expired leases (a worker died mid-batch) go back to pending: at most one duplicate per
+    crash (the message being sent when it died), never a loss. Then finish complete campaigns."""
+    moment = now or utcnow()
+    with db.session() as session:
+        expired = session.execute(
+            update(Delivery)
+            .where(Delivery.status == "sending", Delivery.lease_until < moment)
+            .values(status="pending", lease_until=None, queued_at=None)
+        ).rowcount  # type: ignore[attr-defined]
+    released = len(release_held(db, org, now=moment))
+    finished = 0
+    with db.session() as session:
+        for campaign_id in session.scalars(
+            select(Campaign.id).where(Campaign.state == "running")
+        ).all():
+            finished += finish_if_complete(session, campaign_id)
+    return SweepResult(int(expired), released, finished)
+
+
+def unqueued_batches(
+    db: Database, *, size: int, stale_after: dt.timedelta, now: dt.datetime | None = None
+) -> Iterator[tuple[int, list[int]]]:
+    """(campaign, ids) of pending rows of running campaigns never queued, or queued long ago
+    (the broker lost the batch: Redis restarted, a worker died holding it)."""
+    moment = now or utcnow()
+    with db.session() as session:
+        campaigns = session.scalars(select(Campaign.id).where(Campaign.state == "running")).all()
+    for campaign_id in campaigns:
+        last_id = 0
+        while True:
+            with db.session() as session:
+                ids = list(
+                    session.scalars(
+                        select(Delivery.subscriber_id)
+                        .where(
+                            Delivery.campaign_id == campaign_id,
+                            Delivery.status == "pending",
+                            Delivery.subscriber_id > last_id,
+                            or_(
+                                Delivery.queued_at.is_(None),
+                                Delivery.queued_at < moment - stale_after,
+                            ),
+                        )
+                        .order_by(Delivery.subscriber_id)
+                        .limit(size)
+                    )
+                )
+            if not ids:
+                break
+            yield campaign_id, ids
+            last_id = ids[-1]
+
+
+def mark_queued(
+    db: Database, campaign_id: int, ids: list[int], *, now: dt.datetime | None = None
+) -> None:
+    """Remember when rows were put on the broker."""
+    with db.session() as session:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.campaign_id == campaign_id, Delivery.subscriber_id.in_(ids))
+            .values(queued_at=now or utcnow())
+        )

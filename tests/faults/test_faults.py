@@ -1,0 +1,183 @@
+"""Fault injection: killed workers, a restarted Redis, a misbehaving SMTP server, pause/resume/cancel.
+
+Real Redis, real `mailer worker` processes (with beat for the sweep), a real aiosmtpd server.
+Every scenario is bounded in size and time and stops by itself.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import EXAMPLES, Workdir
+from tests.processes import kill_a_pool_process, worker_process
+from tests.servers import RedisServer, SMTPServer
+
+pytestmark = pytest.mark.redis
+
+FAST_RECOVERY = {
+    "MAILER_LEASE_SECONDS": "3",
+    "MAILER_SWEEP_SECONDS": "1",
+    "MAILER_BATCH_SIZE": "50",
+}
+
+
+def _setup(workdir: Workdir, redis_url: str, smtp: SMTPServer, people: int) -> list[str]:
+    workdir.env.update(
+        {
+            "MAILER_BROKER_URL": redis_url,
+            "MAILER_TRANSPORT_URL": smtp.url,
+            "MAILER_SECRET_KEY": "faults",
+            **FAST_RECOVERY,
+        }
+    )
+    addresses = [f"p{i:05d}@example.org" for i in range(people)]
+    csv = workdir.path / "people.csv"
+    csv.write_text("email,locale\n" + "".join(f"{a},en\n" for a in addresses), encoding="utf-8")
+    workdir.run("subscribers", "import", str(csv), "--consented")
+    workdir.run("statements", "import", str(EXAMPLES / "statements" / "nso-export-licence.en.md"))
+    return addresses
+
+
+def _status(workdir: Workdir, campaign: int = 1) -> dict[str, Any]:
+    return json.loads(workdir.run("campaigns", "status", str(campaign), "--json").stdout)  # type: ignore[no-any-return]
+
+
+def _wait(
+    workdir: Workdir, predicate: Any, timeout: float = 120, campaign: int = 1
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = _status(workdir, campaign)
+        if predicate(status):
+            return status
+        time.sleep(0.5)
+    raise AssertionError(f"timed out; last status {status}")
+
+
+def _received(smtp: SMTPServer) -> Counter[str]:
+    return Counter(str(r.message()["Message-ID"]) for r in list(smtp.handler.received))
+
+
+def _recipients(smtp: SMTPServer) -> set[str]:
+    return {r.rcpt_tos[0] for r in list(smtp.handler.received)}
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_killed_workers_lose_nothing_and_duplicate_at_most_once_per_kill(
+    workdir: Workdir, redis_server: RedisServer, smtp_server: SMTPServer
+) -> None:
+    addresses = _setup(workdir, f"redis://127.0.0.1:{redis_server.port}/5", smtp_server, 2000)
+    smtp_server.handler.delay = 0.004
+    kills = 0
+    with worker_process(workdir, concurrency=2, beat=True) as worker:
+        workdir.run("statements", "publish", "nso-export-licence-en", "--no-wait")
+        for threshold in (200, 700, 1200):
+            smtp_server.wait_for(threshold, timeout=60)
+            kill_a_pool_process(worker)
+            kills += 1
+        status = _wait(workdir, lambda s: s["state"] == "done", timeout=150)
+    assert status["sent"] == len(addresses) and status["failed"] == 0
+    assert _recipients(smtp_server) == set(addresses)
+    duplicates = sum(n - 1 for n in _received(smtp_server).values())
+    assert duplicates <= kills
+
+
+def test_redis_restarted_mid_campaign_loses_nothing(
+    workdir: Workdir, own_redis: RedisServer, smtp_server: SMTPServer
+) -> None:
+    addresses = _setup(workdir, own_redis.url, smtp_server, 800)
+    smtp_server.handler.delay = 0.005
+    with worker_process(workdir, concurrency=2, beat=True):
+        workdir.run("statements", "publish", "nso-export-licence-en", "--no-wait")
+        smtp_server.wait_for(100, timeout=60)
+        own_redis.kill()  # every queued batch is gone with it (it keeps nothing on disk)
+        time.sleep(2)
+        own_redis.start()
+        status = _wait(workdir, lambda s: s["state"] == "done", timeout=150)
+    assert status["sent"] == len(addresses)
+    assert _recipients(smtp_server) == set(addresses)
+
+
+def test_smtp_faults_are_retried_or_suppressed(
+    workdir: Workdir, redis_server: RedisServer, smtp_server: SMTPServer
+) -> None:
+    addresses = _setup(workdir, f"redis://127.0.0.1:{redis_server.port}/6", smtp_server, 600)
+    index = {a: i for i, a in enumerate(addresses)}
+    refused = {a for a in addresses if index[a] % 100 == 7}  # 1 %: 550, for good
+    greylisted = {a for a in addresses if index[a] % 10 == 3}  # 10 %: 451 the first time
+    dropped = {a for a in addresses if index[a] % 100 == 42}  # 1 %: the line drops the first time
+
+    def fault(envelope: Any) -> str | None:
+        rcpt = envelope.rcpt_tos[0]
+        first = smtp_server.handler.attempts[rcpt] == 1
+        if rcpt in refused:
+            return "550 5.1.1 no such user"
+        if rcpt in greylisted and first:
+            return "451 4.3.0 greylisted, try again later"
+        if rcpt in dropped and first:
+            return "DROP"
+        return None
+
+    smtp_server.handler.fault = fault
+    with worker_process(workdir, concurrency=2, beat=True):
+        workdir.run("statements", "publish", "nso-export-licence-en", "--no-wait")
+        status = _wait(workdir, lambda s: s["state"] == "done", timeout=150)
+    assert status["failed"] == len(refused)
+    assert status["sent"] == len(addresses) - len(refused)
+    received = _recipients(smtp_server)
+    assert received == set(addresses) - refused
+    assert greylisted <= received and dropped <= received
+    for address in refused:
+        assert smtp_server.handler.attempts[address] == 1  # never retried
+    for address in sorted(refused)[:2]:
+        why = workdir.run("subscribers", "why", address, "--campaign", "1").stdout
+        assert "550 5.1.1 no such user" in why
+        shown = json.loads(workdir.run("subscribers", "show", address, "--json").stdout)
+        assert shown["status"] == "bounced"
+
+
+def test_pause_resume_and_cancel_reconcile(
+    workdir: Workdir, redis_server: RedisServer, smtp_server: SMTPServer, tmp_path: Path
+) -> None:
+    addresses = _setup(workdir, f"redis://127.0.0.1:{redis_server.port}/7", smtp_server, 1200)
+    smtp_server.handler.delay = 0.008
+    with worker_process(workdir, concurrency=2, beat=True):
+        workdir.run("statements", "publish", "nso-export-licence-en", "--no-wait")
+        smtp_server.wait_for(100, timeout=60)
+        workdir.run("campaigns", "pause", "1")
+        time.sleep(1.5)  # workers notice within one batch
+        paused_at = len(smtp_server.handler.received)
+        time.sleep(3)
+        assert len(smtp_server.handler.received) == paused_at
+        assert _status(workdir)["state"] == "paused"
+        workdir.run("campaigns", "resume", "1")
+        status = _wait(workdir, lambda s: s["state"] == "done", timeout=150)
+        assert status["sent"] == len(addresses)
+        # A second campaign, cancelled part-way: nothing pending, everything accounted for.
+        workdir.run("send", "nso-export-licence-en")
+        smtp_server.wait_for(len(addresses) + 100, timeout=60)
+        workdir.run("campaigns", "cancel", "2")
+        status = _wait(workdir, lambda s: s["pending"] == 0, timeout=60, campaign=2)
+    time.sleep(1)
+    status = _status(workdir, 2)
+    assert status["state"] == "cancelled" and status["cancelled"] > 0
+    assert (
+        status["sent"] + status["failed"] + status["skipped"] + status["cancelled"]
+        == status["total"]
+    )
+    assert status["sent"] == len(smtp_server.handler.received) - len(addresses)

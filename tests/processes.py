@@ -1,0 +1,92 @@
+"""Processes the tests start as an operator would: `mailer worker` (optionally with beat)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.conftest import Workdir
+from tests.servers import RedisServer, SMTPServer
+
+
+@contextmanager
+def worker_process(
+    workdir: Workdir, concurrency: int = 2, *, beat: bool = False
+) -> Iterator[subprocess.Popen[str]]:
+    """`mailer worker` as an operator starts it; stopped with SIGTERM (warm shutdown)."""
+    extra = ["--beat"] if beat else []
+    log = (workdir.path / "worker.log").open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mailer",
+            "worker",
+            f"--concurrency={concurrency}",
+            "--loglevel=WARNING",
+            *extra,
+        ],
+        cwd=workdir.path,
+        env=workdir.env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+        log.close()
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (the worker's pool), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Field 4 of /proc/PID/stat is the parent pid; the command name (field 2) may hold spaces.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def kill_a_pool_process(worker: subprocess.Popen[str], timeout: float = 20) -> int:
+    """SIGKILL one of the worker's pool processes (the parent forks a new one)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pool = children(worker.pid)
+        if pool:
+            os.kill(pool[0], signal.SIGKILL)
+            return pool[0]
+        time.sleep(0.05)
+    raise AssertionError("the worker has no pool process to kill")
+
+
+def configure_for(
+    workdir: Workdir, redis_server: RedisServer, smtp_server: SMTPServer, db: int
+) -> None:
+    """Point the working directory at the private Redis (own db number) and the SMTP server."""
+    workdir.env.update(
+        {
+            "MAILER_BROKER_URL": f"redis://127.0.0.1:{redis_server.port}/{db}",
+            "MAILER_TRANSPORT_URL": smtp_server.url,
+            "MAILER_SECRET_KEY": "test-secret-key-for-the-suite",
+            "MAILER_PUBLIC_URL": "https://mail.example.org",
+        }
+    )
