@@ -34,7 +34,7 @@ unit: $(STAMP)
 ## catalogs: extract messages.pot and update every catalog
 catalogs: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -o templates/locale/messages.pot --no-location --omit-header --sort-output .
-	$(BIN)/pybabel update -i templates/locale/messages.pot -d templates/locale --no-fuzzy-matching --omit-header
+	$(BIN)/pybabel update -i templates/locale/messages.pot -d templates/locale --no-fuzzy-matching -w 100
 
 clean:
 	rm -rf $(VENV) outbox previews .mailer mailer.db* .pytest_cache .mypy_cache .ruff_cache

@@ -20,6 +20,7 @@ class TokenSigner:
         # The salt binds a token to its purpose: an unsubscribe token opens no preference page.
         self._plain = {p: URLSafeSerializer(secret_key, salt=f"mailer.{p}") for p in PURPOSES}
         self._timed = URLSafeTimedSerializer(secret_key, salt="mailer.confirm.timed")
+        self._csrf = URLSafeTimedSerializer(secret_key, salt="mailer.csrf")
 
     def sign(self, subscriber_id: int, purpose: str) -> str:
         """A token for links that must work for as long as the email is kept."""
@@ -47,6 +48,17 @@ class TokenSigner:
         except (BadSignature, SignatureExpired):
             return None
         return value if isinstance(value, int) else None
+
+    def sign_csrf(self, subscriber_id: int) -> str:
+        """A form token bound to one subscriber's preference page."""
+        return str(self._csrf.dumps(subscriber_id))
+
+    def verify_csrf(self, token: str, subscriber_id: int, max_age: int) -> bool:
+        """True when the form token was made for this subscriber less than `max_age` ago."""
+        try:
+            return bool(self._csrf.loads(token, max_age=max_age) == subscriber_id)
+        except (BadSignature, SignatureExpired):
+            return False
 
     def digest(self, *parts: object) -> str:
         """A short keyed digest (Message-IDs, suppression hashes): stable, reveals nothing."""

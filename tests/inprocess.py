@@ -24,7 +24,13 @@ class InProcess:
     """A private database and outbox; `send` runs a campaign through a real worker to its end."""
 
     def __init__(
-        self, tmp_path: Path, *, batch_size: int = 250, org_file: Path | None = None
+        self,
+        tmp_path: Path,
+        *,
+        batch_size: int = 250,
+        org_file: Path | None = None,
+        transport: Any = None,
+        public_url: str = "http://127.0.0.1:8000",
     ) -> None:
         self.tmp_path = tmp_path
         self.settings = load_settings(
@@ -34,9 +40,10 @@ class InProcess:
                 "MAILER_ORG_FILE": str(org_file or EXAMPLES / "mailer.toml"),
                 "MAILER_BATCH_SIZE": str(batch_size),
                 "MAILER_SECRET_KEY": "in-process-test-key",
+                "MAILER_PUBLIC_URL": public_url,
             }
         )
-        self.transport = MemoryTransport()
+        self.transport = transport or MemoryTransport()
         self.rt: Runtime = build_runtime(self.settings, transport=self.transport)
 
     def statements(self, *names: str) -> None:
@@ -97,7 +104,7 @@ class InProcess:
     def messages(self) -> list[EmailMessage]:
         """Everything sent so far, parsed."""
         out = []
-        for sent in self.transport.outbox:
+        for sent in getattr(self.transport, "outbox", []):
             message = message_from_bytes(sent.message, policy=policy.default)
             assert isinstance(message, EmailMessage)
             out.append(message)

@@ -25,6 +25,8 @@ app.command("init")(tools.init)
 app.command("preview")(tools.preview)
 app.command("worker")(tools.worker)
 app.command("beat")(tools.beat)
+app.command("web")(tools.web)
+app.command("inbound")(tools.inbound)
 app.command("demo")(tools.demo)
 
 

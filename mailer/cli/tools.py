@@ -116,6 +116,30 @@ def beat(
     )
 
 
+def web(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the subscriber pages (unsubscribe, confirm, preferences, view online, healthz)."""
+    import uvicorn
+
+    from mailer.web import create_app
+
+    rt = open_runtime()
+    uvicorn.run(create_app(rt), host=host, port=port, log_level="warning", proxy_headers=True)
+
+
+@friendly
+def inbound() -> None:
+    """Read an email on stdin (a mailto: unsubscribe) and honour it."""
+    import sys
+
+    from mailer.inbound import handle_inbound
+
+    rt = open_runtime()
+    console.print(handle_inbound(rt, sys.stdin.buffer.read()), markup=False)
+
+
 def _needs_broker() -> Settings:
     current = settings()
     if current.embedded:

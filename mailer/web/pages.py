@@ -1,0 +1,78 @@
+"""Render the subscriber pages in the subscriber's language, with the same catalogs as the emails."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from babel import Locale
+from starlette.responses import HTMLResponse
+
+from mailer.i18n import available_catalogs, translations
+from mailer.locales import is_rtl
+from mailer.org import OrgProfile, chain_for
+from mailer.render.environment import environment
+
+__all__ = ["countries", "languages", "page", "page_locale"]
+
+_SECURITY_HEADERS = {
+    # Nothing on these pages comes from elsewhere, and nothing may frame them or leak the URL.
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+def page_locale(org: OrgProfile, locale: str | None) -> str:
+    """The first locale of the subscriber's chain that has a catalog (else the default)."""
+    known = set(available_catalogs())
+    for code in chain_for(org, locale):
+        if code in known or code.split("_")[0] in known:
+            return code
+    return org.default_locale
+
+
+def page(
+    org: OrgProfile, locale: str, template: str, *, status: int = 200, **context: Any
+) -> HTMLResponse:
+    """A page rendered in `locale` (right-to-left when the locale is)."""
+    chain = chain_for(org, locale)
+    tr = translations(chain)
+    rtl = is_rtl(locale)
+    html = (
+        environment(chain)
+        .get_template(f"web/{template}.html.j2")
+        .render(
+            lang_tag=locale.replace("_", "-"),
+            dir="rtl" if rtl else "ltr",
+            org_name=org.name,
+            postal_address=org.postal_address(locale),
+            page_title=tr.gettext(context.pop("title_msgid", "Your preferences")),
+            **context,
+        )
+    )
+    return HTMLResponse(html, status_code=status, headers=_SECURITY_HEADERS)
+
+
+def languages(org: OrgProfile) -> list[tuple[str, str]]:
+    """(code, name in that language) for every locale the organisation publishes in."""
+    out = []
+    for code in org.locales:
+        name = Locale.parse(code).get_display_name(code) or code
+        out.append((code, name[:1].upper() + name[1:]))
+    return out
+
+
+def countries(locale: str) -> list[tuple[str, str]]:
+    """(ISO code, name in the page's language), sorted by name."""
+    names = Locale.parse(locale).territories
+    pairs = [
+        (str(code), str(name))
+        for code, name in names.items()
+        if len(str(code)) == 2 and str(code).isalpha()
+    ]
+    return sorted(
+        (p for p in pairs if p[0] not in {"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"}),
+        key=lambda p: p[1],
+    )
