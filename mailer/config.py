@@ -41,6 +41,7 @@ class _Environment(BaseSettings):
     domain_rate_limit: float = Field(default=0.0, ge=0)
     lease_seconds: int = Field(default=600, ge=1)
     sweep_seconds: float = Field(default=60.0, gt=0)
+    tick_seconds: float = Field(default=60.0, gt=0)
     retry_deadline: int = Field(default=24 * 3600, ge=1)
     error_threshold: float = Field(default=0.25, gt=0, le=1)
     dkim_selector: str | None = None
@@ -102,6 +103,7 @@ class Settings:
     domain_rate_limit: float = 0.0
     lease_seconds: int = 600
     sweep_seconds: float = 60.0
+    tick_seconds: float = 60.0
     retry_deadline: int = 24 * 3600
     error_threshold: float = 0.25
     dkim: tuple[str, str, Path] | None = None  # (selector, domain, key file)
@@ -140,6 +142,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         domain_rate_limit=raw.domain_rate_limit,
         lease_seconds=raw.lease_seconds,
         sweep_seconds=raw.sweep_seconds,
+        tick_seconds=raw.tick_seconds,
         retry_deadline=raw.retry_deadline,
         error_threshold=raw.error_threshold,
         dkim=_dkim(raw),

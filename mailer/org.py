@@ -10,7 +10,7 @@ from typing import Any
 from mailer.errors import ConfigError
 from mailer.locales import fallback_chain, normalise_locale
 
-__all__ = ["DefaultAction", "LocaleProfile", "OrgProfile", "chain_for", "load_profile"]
+__all__ = ["DefaultAction", "LocaleProfile", "OrgProfile", "Source", "chain_for", "load_profile"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +33,22 @@ class LocaleProfile:
 
 
 @dataclass(frozen=True, slots=True)
+class Source:
+    """Where statements come from by themselves: an RSS/Atom feed or a watched directory."""
+
+    url: str | None = None
+    directory: str | None = None
+    publish: bool = False
+    lang: str | None = None
+    urgency: str = "news"
+
+    @property
+    def name(self) -> str:
+        """How the source is recorded on the statements it produced."""
+        return self.url or f"dir:{self.directory}"
+
+
+@dataclass(frozen=True, slots=True)
 class OrgProfile:
     """The organisation sending the mail."""
 
@@ -47,6 +63,10 @@ class OrgProfile:
     locales: tuple[str, ...] = ("fr", "nl", "de", "en")
     timezone: str = "Europe/Brussels"
     missing: str = "fallback"  # stored policy form: "fallback" or "wait:SECONDS"
+    max_alerts_per_day: int = 0  # 0: no cap
+    digest: str | None = "mon 08:00"  # weekday and time in `timezone`; None: no digest
+    missed_grace_seconds: int = 3600
+    sources: tuple[Source, ...] = ()
     per_locale: dict[str, LocaleProfile] = field(default_factory=dict)
 
     @property
@@ -126,7 +146,49 @@ def load_profile(path: Path | None) -> OrgProfile:
         locales=locales or (default_locale,),
         timezone=_text(where, org, "timezone", defaults.timezone),
         missing=_missing(where, org.get("missing", "fallback")),
+        max_alerts_per_day=_count(where, org, "max_alerts_per_day", 0),
+        digest=_digest(where, org.get("digest", "mon 08:00")),
+        missed_grace_seconds=_count(where, org, "missed_grace_minutes", 60) * 60,
+        sources=tuple(_source(where, i, s) for i, s in enumerate(data.get("sources", []))),
         per_locale=per_locale,
+    )
+
+
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _count(where: str, table: dict[str, Any], key: str, default: int) -> int:
+    value = table.get(key, default)
+    if not isinstance(value, int) or value < 0:
+        raise ConfigError(where, f"organisation.{key} must be a whole number >= 0")
+    return value
+
+
+def _digest(where: str, value: object) -> str | None:
+    if value in (None, "", False, "none"):
+        return None
+    text = str(value).strip().lower()
+    parts = text.split()
+    valid = len(parts) == 2 and (parts[0] in _WEEKDAYS or parts[0] == "daily")
+    if valid:
+        hour, _, minute = parts[1].partition(":")
+        valid = hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60
+    if not valid:
+        raise ConfigError(
+            where, f"organisation.digest must look like 'mon 08:00' or 'daily 07:30', not {value!r}"
+        )
+    return text
+
+
+def _source(where: str, index: int, value: object) -> Source:
+    if not isinstance(value, dict) or bool(value.get("url")) == bool(value.get("directory")):
+        raise ConfigError(where, f"sources[{index}] needs either url or directory")
+    return Source(
+        url=value.get("url"),
+        directory=value.get("directory"),
+        publish=bool(value.get("publish", False)),
+        lang=value.get("lang"),
+        urgency=str(value.get("urgency", "news")),
     )
 
 

@@ -17,7 +17,7 @@ REQUIRED = ("ar", "de", "en", "fr", "nl")
 
 def _ids(path: Path) -> set[str]:
     with path.open("rb") as handle:
-        return {str(m.id) for m in read_po(handle) if m.id}
+        return {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(handle) if m.id}
 
 
 def test_messages_pot_is_up_to_date(tmp_path: Path) -> None:
@@ -53,7 +53,15 @@ def test_catalog_is_complete(locale: str) -> None:
     wanted = _ids(LOCALE_DIR / "messages.pot")
     with (LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po").open("rb") as handle:
         catalog = read_po(handle)
-    missing = sorted(m for m in wanted if not catalog.get(m) or not catalog.get(m).string)
+
+    def translated(message_id: str) -> bool:
+        entry = catalog.get(message_id)
+        if entry is None:
+            return False
+        forms = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+        return all(forms)  # every plural form, too
+
+    missing = sorted(str(m) for m in wanted if not translated(m))
     fuzzy = sorted(str(m.id) for m in catalog if m.id and m.fuzzy)
     assert not missing, f"{locale} misses {missing}"
     assert not fuzzy, f"{locale} has fuzzy entries {fuzzy}"

@@ -44,6 +44,7 @@ def configure(settings: Settings) -> Celery:
         task_default_queue="mailer",
         beat_schedule={
             "sweep": {"task": "mailer.sweep", "schedule": settings.sweep_seconds},
+            "tick": {"task": "mailer.tick", "schedule": settings.tick_seconds},
         },
         mailer_settings=settings,
     )

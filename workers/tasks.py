@@ -7,9 +7,11 @@ import random
 from typing import Any
 
 from mailer.campaigns.missing import release_held
-from mailer.campaigns.plan import announce, pending_batches, plan
+from mailer.campaigns.plan import pending_batches, plan
+from mailer.campaigns.publish import publish
 from mailer.campaigns.run import MAX_ATTEMPTS, send_batch
 from mailer.campaigns.sweep import mark_queued, sweep, unqueued_batches
+from mailer.campaigns.tick import tick
 from mailer.subscribers.confirm import send_confirmations
 from workers.app import app, runtime
 
@@ -20,6 +22,7 @@ __all__ = [
     "send_confirmations_task",
     "start_campaign",
     "sweep_task",
+    "tick_task",
 ]
 
 
@@ -38,12 +41,14 @@ def dispatch(campaign_id: int) -> int:
 
 
 @app.task(name="mailer.announce_statement")
-def announce_statement(statement_id: str) -> int:
-    """Publication of a statement: the group's alert campaign, planned and queued."""
+def announce_statement(statement_id: str) -> int | None:
+    """Publication of a statement: an alert campaign planned and queued, or (news) nothing
+    until the digest."""
     rt = runtime()
-    campaign_id, _ = announce(rt.db, statement_id, missing=rt.org.missing)
-    dispatch(campaign_id)
-    return campaign_id
+    result = publish(rt.db, rt.org, statement_id)
+    if result.campaign_id is not None:
+        dispatch(result.campaign_id)
+    return result.campaign_id
 
 
 @app.task(name="mailer.start_campaign")
@@ -95,3 +100,13 @@ def sweep_task() -> dict[str, int]:
         "requeued_batches": requeued,
         "finished": result.finished,
     }
+
+
+@app.task(name="mailer.tick")
+def tick_task() -> list[int]:
+    """Beat, every minute: scheduled campaigns, the digest, the sources."""
+    rt = runtime()
+    started = tick(rt.db, rt.org)
+    for campaign_id in started:
+        dispatch(campaign_id)
+    return started

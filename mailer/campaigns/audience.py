@@ -10,9 +10,12 @@ from mailer.statements.model import Statement
 from mailer.subscribers.segment_parse import Contains, Empty, Flag, Node, Or
 
 __all__ = [
+    "DIGEST",
     "Decision",
     "choose_version",
     "decide",
+    "digest_decision",
+    "digest_locale",
     "email_locale",
     "group_topics",
     "missing_language",
@@ -128,3 +131,38 @@ def missing_language(
     """The subscriber's language when the announcement has no version in it yet, else None."""
     wanted = wanted_language(locale, org)
     return None if any(v.lang.split("_")[0] == wanted for v in versions) else wanted
+
+
+def digest_locale(locale: str | None, org: OrgProfile) -> str:
+    """The digest's language: the subscriber's own locale when the organisation publishes in its
+    language, else the first such language of their chain."""
+    wanted = wanted_language(locale, org)
+    return locale if locale and locale.split("_")[0] == wanted else wanted
+
+
+def digest_decision(
+    *,
+    status: str,
+    suppressed: bool,
+    in_segment: bool,
+    wants: bool,
+    locale: str | None,
+    org: OrgProfile,
+) -> Decision:
+    """Who gets the weekly digest: subscribed people who want alerts or the digest."""
+    email_lang = digest_locale(locale, org)
+    reason = None
+    if status != "subscribed":
+        reason = "pending confirmation" if status == "pending" else status
+    elif suppressed:
+        reason = "suppressed"
+    elif not in_segment:
+        reason = "not in segment"
+    elif not wants:
+        reason = "no email wanted"
+    return Decision(reason is None, email_lang, DIGEST, email_lang.split("_")[0], reason)
+
+
+DIGEST = (
+    "digest"  # the statement id a digest's ledger rows carry: their content is the campaign's items
+)

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import case, exists, insert, select, true, update
+from sqlalchemy import case, exists, func, insert, literal, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from mailer.campaigns.audience import decide, routing_conditions
+from mailer.campaigns.audience import Decision, decide, digest_decision, routing_conditions
 from mailer.campaigns.missing import wait_seconds
 from mailer.errors import CampaignError, NotFound
 from mailer.org import OrgProfile
 from mailer.statements.repository import group_of, load
 from mailer.store.db import Database
 from mailer.store.models import Campaign, Delivery, Subscriber, Suppression, utcnow
+from mailer.subscribers.segment_parse import Empty, Flag, Node, Or
 from mailer.subscribers.segment_sql import compile_segment, segment_condition
 
 __all__ = ["PlanResult", "announce", "create_campaign", "pending_batches", "plan"]
@@ -80,8 +81,92 @@ def announce(db: Database, statement_id: str, *, missing: str = "fallback") -> t
             return found, False
 
 
-def plan(db: Database, org: OrgProfile, campaign_id: int) -> PlanResult:
+def audience(
+    session: Session, campaign: Campaign, org: OrgProfile, *, now: dt.datetime
+) -> Iterator[list[tuple[int, Decision]]]:
+    """Every subscriber's decision for a campaign, page by page (pure reads: dry runs use it)."""
+    digest = campaign.kind == "digest"
+    versions = [] if digest else group_of(session, campaign.translation_key)
+    if not digest and not versions:
+        raise CampaignError(f"campaign {campaign.id}: its statements are gone")
+    if digest:
+        wants: Node = Flag("digest", 0)  # alerts or weekly digest: both get the digest
+        matches: Node = Or((Empty("topics", False, 0), Empty("topics", True, 0)))
+    else:
+        wants, matches = routing_conditions(versions)
+    segment = segment_condition(campaign.segment) if campaign.segment else true()
+    routed = campaign.segment is None  # a segment overrides the statement's own routing
+    urgent = any(v.urgent for v in versions)
+    cap = org.max_alerts_per_day if campaign.kind == "alert" and routed and not urgent else 0
+    recent = (
+        select(func.count(Delivery.id))
+        .join(Campaign, Campaign.id == Delivery.campaign_id)
+        .where(
+            Delivery.subscriber_id == Subscriber.id,
+            Campaign.kind == "alert",
+            Campaign.id != campaign.id,
+            Campaign.created_at > now - dt.timedelta(days=1),
+            Delivery.status.in_(("sent", "sending", "pending")),
+        )
+        .scalar_subquery()
+        if cap
+        else literal(0)
+    )
+    columns = (
+        Subscriber.id,
+        Subscriber.status,
+        Subscriber.locale,
+        exists().where(Suppression.email_hash == Subscriber.email_hash).label("suppressed"),
+        _flag(segment, "in_segment"),
+        _flag(compile_segment(wants), "wants"),
+        _flag(compile_segment(matches), "topic_match"),
+        recent.label("recent"),
+    )
+    wait = wait_seconds(campaign.missing) is not None
+    last_id = 0
+    while True:
+        # Keyset pagination: constant cost per page, whatever the table size.
+        page = session.execute(
+            select(*columns).where(Subscriber.id > last_id).order_by(Subscriber.id).limit(_PAGE)
+        ).all()
+        if not page:
+            return
+        decisions = []
+        for sub_id, status, locale, suppressed, in_segment, wanted, topic_match, count in page:
+            if digest:
+                decision = digest_decision(
+                    status=status,
+                    suppressed=bool(suppressed),
+                    in_segment=bool(in_segment),
+                    wants=bool(wanted),
+                    locale=locale,
+                    org=org,
+                )
+            else:
+                decision = decide(
+                    status=status,
+                    suppressed=bool(suppressed),
+                    in_segment=bool(in_segment),
+                    wants_alerts=bool(wanted),
+                    topic_match=bool(topic_match),
+                    locale=locale,
+                    versions=versions,
+                    org=org,
+                    routed=routed,
+                    wait=wait,
+                )
+                if cap and decision.send and int(count) >= cap:
+                    decision = replace(decision, send=False, reason="frequency cap")
+            decisions.append((int(sub_id), decision))
+        yield decisions
+        last_id = page[-1][0]
+
+
+def plan(
+    db: Database, org: OrgProfile, campaign_id: int, *, now: dt.datetime | None = None
+) -> PlanResult:
     """Decide for every subscriber and write the ledger; a campaign is planned once."""
+    moment = now or utcnow()
     with db.session() as session:
         campaign = session.get(Campaign, campaign_id, with_for_update=not db.is_sqlite)
         if campaign is None:
@@ -94,70 +179,34 @@ def plan(db: Database, org: OrgProfile, campaign_id: int) -> PlanResult:
                 .count()
             )
             return PlanResult(campaign_id, total, pending)
-        versions = group_of(session, campaign.translation_key)
-        if not versions:
-            raise CampaignError(f"campaign {campaign_id}: its statements are gone")
-        wants, matches = routing_conditions(versions)
-        segment = segment_condition(campaign.segment) if campaign.segment else true()
-        routed = campaign.segment is None  # a segment overrides the statement's own routing
         hold = wait_seconds(campaign.missing)
-        hold_until = utcnow() + dt.timedelta(seconds=hold) if hold else None
+        hold_until = moment + dt.timedelta(seconds=hold) if hold else None
         total = pending = held = 0
-        last_id = 0
-        columns = (
-            Subscriber.id,
-            Subscriber.status,
-            Subscriber.locale,
-            exists().where(Suppression.email_hash == Subscriber.email_hash).label("suppressed"),
-            _flag(segment, "in_segment"),
-            _flag(compile_segment(wants), "wants_alerts"),
-            _flag(compile_segment(matches), "topic_match"),
-        )
-        while True:
-            # Keyset pagination: constant cost per page, whatever the table size.
-            page = session.execute(
-                select(*columns).where(Subscriber.id > last_id).order_by(Subscriber.id).limit(_PAGE)
-            ).all()
-            if not page:
-                break
-            rows = []
-            for sub_id, status, locale, suppressed, in_segment, wants_alerts, topic_match in page:
-                decision = decide(
-                    status=status,
-                    suppressed=bool(suppressed),
-                    in_segment=bool(in_segment),
-                    wants_alerts=bool(wants_alerts),
-                    topic_match=bool(topic_match),
-                    locale=locale,
-                    versions=versions,
-                    org=org,
-                    routed=routed,
-                    wait=hold is not None,
-                )
-                rows.append(
-                    {
-                        "campaign_id": campaign_id,
-                        "subscriber_id": sub_id,
-                        "locale": decision.locale,
-                        "version_lang": decision.version_lang,
-                        "statement_id": decision.statement_id,
-                        "status": "pending"
-                        if decision.send
-                        else ("held" if decision.hold else "skipped"),
-                        "reason": decision.reason,
-                        "hold_until": hold_until if decision.hold else None,
-                        "attempts": 0,
-                    }
-                )
-                pending += decision.send
-                held += decision.hold is not None
+        for page in audience(session, campaign, org, now=moment):
+            rows = [
+                {
+                    "campaign_id": campaign_id,
+                    "subscriber_id": sub_id,
+                    "locale": decision.locale,
+                    "version_lang": decision.version_lang,
+                    "statement_id": decision.statement_id,
+                    "status": "pending"
+                    if decision.send
+                    else ("held" if decision.hold else "skipped"),
+                    "reason": decision.reason,
+                    "hold_until": hold_until if decision.hold else None,
+                    "attempts": 0,
+                }
+                for sub_id, decision in page
+            ]
+            pending += sum(1 for _, d in page if d.send)
+            held += sum(1 for _, d in page if d.hold)
             session.execute(insert(Delivery), rows)
             total += len(rows)
-            last_id = page[-1][0]
         campaign.state = "running" if pending or held else "done"
-        campaign.started_at = utcnow()
+        campaign.started_at = moment
         if not (pending or held):
-            campaign.finished_at = campaign.started_at
+            campaign.finished_at = moment
         return PlanResult(campaign_id, total, pending)
 
 

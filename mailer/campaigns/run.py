@@ -8,14 +8,15 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
 
+from mailer.campaigns.audience import DIGEST, choose_version
 from mailer.campaigns.control import check_error_rate
 from mailer.campaigns.links import recipient_for
 from mailer.campaigns.plan import finish_if_complete
 from mailer.compose import MessageTemplate, build_template
 from mailer.errors import DeliveryError, NotFound, PermanentFailure, TemporaryFailure
-from mailer.render.variant import render_email
+from mailer.render.variant import render_digest, render_email
 from mailer.runtime import Runtime
-from mailer.statements.repository import load
+from mailer.statements.repository import group_of, load
 from mailer.store.models import Campaign, Delivery, Subscriber, utcnow
 from mailer.subscribers.suppression import suppress
 from mailer.transport.classify import Outcome, classify
@@ -47,8 +48,18 @@ def template_for(rt: Runtime, campaign_id: int, statement_id: str, locale: str) 
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     with rt.db.session() as session:
-        statement = load(session, statement_id)
-    variant = render_email("alert", statement, locale=locale, org=rt.org)
+        if statement_id == DIGEST:
+            campaign = session.get(Campaign, campaign_id)
+            if campaign is None:
+                raise NotFound("campaign", campaign_id)
+            groups = [group_of(session, key) for key in campaign.items]
+            items = [choose_version(locale, group, rt.org) for group in groups if group]
+            since = (campaign.created_at - dt.timedelta(days=7)).date()
+            variant = render_digest(
+                items, locale=locale, org=rt.org, since=since, until=campaign.created_at.date()
+            )
+        else:
+            variant = render_email("alert", load(session, statement_id), locale=locale, org=rt.org)
     template = build_template(
         variant,
         sender_name=rt.org.sender_name(locale),

@@ -26,6 +26,8 @@ app.command("preview")(tools.preview)
 app.command("worker")(tools.worker)
 app.command("beat")(tools.beat)
 app.command("web")(tools.web)
+app.command("tick")(tools.tick)
+app.command("digest")(tools.digest)
 app.command("inbound")(tools.inbound)
 app.command("demo")(tools.demo)
 

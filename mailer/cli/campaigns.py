@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
+from rich.table import Table
 from sqlalchemy import select
 
 from mailer.campaigns.control import cancel, pause, resume
 from mailer.campaigns.missing import parse_missing
 from mailer.campaigns.plan import create_campaign
+from mailer.campaigns.preview_run import DryRun, dry_run, send_test
 from mailer.campaigns.status import campaign_status, campaign_summary
 from mailer.cli.common import console, friendly, open_runtime, print_json
 from mailer.cli.progress import follow, status_table
 from mailer.cli.publishing import run_campaign
-from mailer.errors import CampaignError, NotFound
+from mailer.errors import CampaignError, InputError, NotFound
 from mailer.store.models import Campaign
 from mailer.subscribers.segments import resolve_segment
+from mailer.subscribers.validate import normalise_email
 
 app = typer.Typer(help="Create, send, follow and list campaigns.", no_args_is_help=True)
 
@@ -81,9 +86,18 @@ def create(
         str | None,
         typer.Option(help="Missing translations: 'fallback' or 'wait=DURATION' (e.g. wait=48h)."),
     ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="ISO-8601 time to send (no zone: the organisation's time zone)."),
+    ] = None,
 ) -> None:
-    """Create a campaign for a statement's group; prints its id. Send it with `campaigns send`."""
+    """Create a campaign for a statement's group; prints its id.
+
+    With --at it waits for the beat to start it at that time; otherwise send it with
+    `campaigns send ID`.
+    """
     rt = open_runtime()
+    send_at = parse_when(at, rt.org.timezone) if at else None
     with rt.db.session() as session:
         expression = resolve_segment(session, segment) if segment else None
         campaign = create_campaign(
@@ -93,6 +107,9 @@ def create(
             segment=expression,
             missing=parse_missing(missing) if missing else rt.org.missing,
         )
+        if send_at is not None:
+            campaign.state = "scheduled"
+            campaign.send_at = send_at
         print(campaign.id)
 
 
@@ -104,7 +121,7 @@ def send(
         bool, typer.Option("--wait", help="Follow it until done (always, with memory://).")
     ] = False,
 ) -> None:
-    """Start (or resume the pending rows of) a campaign."""
+    """Start a campaign now (a scheduled one too), or queue again what it has pending."""
     rt = open_runtime()
     with rt.db.session() as session:
         campaign = session.get(Campaign, campaign_id)
@@ -112,6 +129,12 @@ def send(
             raise NotFound("campaign", campaign_id)
         if campaign.state in {"cancelled", "done"}:
             raise CampaignError(f"campaign {campaign_id} is {campaign.state}")
+        if campaign.state in {"paused", "missed"}:
+            raise CampaignError(
+                f"campaign {campaign_id} is {campaign.state}: use `mailer campaigns resume {campaign_id}`"
+            )
+        if campaign.state == "scheduled":
+            campaign.state = "planning"
     run_campaign(rt, campaign_id, wait=wait)
 
 
@@ -124,6 +147,14 @@ def send_statement(
         str | None,
         typer.Option(help="Missing translations: 'fallback' or 'wait=DURATION' (e.g. wait=48h)."),
     ] = None,
+    dry_run_: Annotated[
+        bool, typer.Option("--dry-run", help="Print who would get what; send nothing.")
+    ] = False,
+    test_to: Annotated[
+        str | None,
+        typer.Option("--test-to", help="Send every locale variant to this address only."),
+    ] = None,
+    json: Annotated[bool, typer.Option("--json", help="With --dry-run: print JSON.")] = False,
     wait: Annotated[
         bool, typer.Option("--wait", help="Follow it until done (always, with memory://).")
     ] = False,
@@ -135,15 +166,52 @@ def send_statement(
     rt = open_runtime()
     with rt.db.session() as session:
         expression = resolve_segment(session, segment) if segment else None
+    policy = parse_missing(missing) if missing else rt.org.missing
+    if dry_run_:
+        result = dry_run(rt, statement_id, segment=expression, missing=policy)
+        if json:
+            print_json(result.as_json())
+        else:
+            console.print(dry_run_table(result))
+        return
+    if test_to:
+        address = normalise_email(test_to)
+        for variant in send_test(rt, statement_id, address, segment=expression):
+            console.print(f"sent {variant} to {address}", markup=False)
+        return
+    with rt.db.session() as session:
         campaign = create_campaign(
-            session,
-            statement_id=statement_id,
-            kind="manual",
-            segment=expression,
-            missing=parse_missing(missing) if missing else rt.org.missing,
+            session, statement_id=statement_id, kind="manual", segment=expression, missing=policy
         )
     console.print(f"campaign {campaign.id}", markup=False)
     run_campaign(rt, campaign.id, wait=wait)
+
+
+def dry_run_table(result: DryRun) -> Table:
+    """Per locale and version: how many, and a few of them; then why others are skipped."""
+    table = Table(title=f"would send {sum(result.sending.values())} email(s); nothing was sent")
+    for column in ("locale", "version", "recipients", "for example"):
+        table.add_column(column)
+    for (locale, version), count in sorted(result.sending.items()):
+        table.add_row(locale, version, str(count), ", ".join(result.samples.get(locale, [])))
+    if result.held:
+        table.add_row("-", "held for a translation", str(result.held), "")
+    for reason, count in sorted(result.skipped.items()):
+        table.add_row("-", f"skipped: {reason}", str(count), "")
+    return table
+
+
+def parse_when(text: str, timezone: str) -> dt.datetime:
+    """ISO-8601 to an aware UTC time; a time without zone is in the organisation's zone."""
+    try:
+        when = dt.datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise InputError(
+            f"not an ISO-8601 time: {text!r} (e.g. 2026-12-01T09:00)", field="--at"
+        ) from exc
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=ZoneInfo(timezone))
+    return when.astimezone(dt.UTC)
 
 
 def _control(campaign_id: int, action: str) -> None:

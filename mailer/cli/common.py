@@ -12,6 +12,7 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 
 from mailer.config import Settings, load_settings
 from mailer.errors import CampaignError, ConfigError, InputError, MailerError, NotFound
@@ -54,6 +55,9 @@ def friendly(func: Callable[P, R]) -> Callable[P, R]:
             fail(str(exc), 1)
         except MailerError as exc:
             fail(str(exc), 1)
+        except SQLAlchemyError as exc:
+            # A database that is down, locked or on another schema: one line, not a traceback.
+            fail(f"database error: {str(getattr(exc, 'orig', exc)).splitlines()[0]}", 1)
         except KeyboardInterrupt:
             fail(
                 "interrupted; pending work stays pending (resume with `mailer campaigns send ID`)",

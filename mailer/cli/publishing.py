@@ -3,42 +3,40 @@
 from __future__ import annotations
 
 from mailer.campaigns.missing import release_held
-from mailer.campaigns.plan import announce
+from mailer.campaigns.publish import publish
 from mailer.cli.common import console, err, work_session
 from mailer.cli.progress import follow, status_table
 from mailer.runtime import Runtime
-from mailer.statements.repository import load, mark_published
 
 __all__ = ["publish_group", "release_translations", "run_campaign"]
 
 
 def publish_group(
     rt: Runtime, statement_id: str, *, wait: bool = True, missing: str | None = None
-) -> int:
-    """Mark the group published and announce it; returns the alert campaign's id."""
-    with rt.db.session() as session:
-        statement = load(session, statement_id)
-        mark_published(session, statement.translation_key)
-    campaign_id, created = announce(rt.db, statement_id, missing=missing or rt.org.missing)
-    if not created:
-        err.print(
-            f"{statement.translation_key}: already announced as campaign {campaign_id}",
+) -> int | None:
+    """Publish the group: alerts go now (returns the campaign), news waits for the digest."""
+    result = publish(rt.db, rt.org, statement_id, missing=missing)
+    if result.routed_to_digest:
+        console.print(
+            f"{result.translation_key}: news, published; it goes out in the next digest",
             markup=False,
         )
-    return run_campaign(rt, campaign_id, wait=wait, statement_id=statement_id)
+        return None
+    assert result.campaign_id is not None
+    if not result.created:
+        err.print(
+            f"{result.translation_key}: already announced as campaign {result.campaign_id}",
+            markup=False,
+        )
+    return run_campaign(rt, result.campaign_id, wait=wait)
 
 
-def run_campaign(
-    rt: Runtime, campaign_id: int, *, wait: bool, statement_id: str | None = None
-) -> int:
+def run_campaign(rt: Runtime, campaign_id: int, *, wait: bool) -> int:
     """Queue the campaign's work; with memory:// (or --wait) follow it to the end."""
-    from workers.tasks import announce_statement, start_campaign
+    from workers.tasks import start_campaign
 
     with work_session(rt) as here:
-        if statement_id is not None:
-            announce_statement.delay(statement_id)
-        else:
-            start_campaign.delay(campaign_id)
+        start_campaign.delay(campaign_id)
         if here or wait:
             status = follow(rt, campaign_id)
             console.print(status_table(status))

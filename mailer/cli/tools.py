@@ -140,6 +140,38 @@ def inbound() -> None:
     console.print(handle_inbound(rt, sys.stdin.buffer.read()), markup=False)
 
 
+@friendly
+def tick() -> None:
+    """Do now what the beat does each minute: due scheduled campaigns, the digest, the sources.
+
+    Useful on the embedded default (no beat): run it from cron.
+    """
+    from mailer.campaigns.tick import tick as run_tick
+    from mailer.cli.publishing import run_campaign
+
+    rt = open_runtime()
+    started = run_tick(rt.db, rt.org)
+    if not started:
+        console.print("nothing due", markup=False)
+    for campaign_id in started:
+        run_campaign(rt, campaign_id, wait=False)
+
+
+@friendly
+def digest() -> None:
+    """Send the digest of what was published since the last one, now (nothing new: nothing sent)."""
+    from mailer.campaigns.digest import create_digest
+    from mailer.cli.publishing import run_campaign
+
+    rt = open_runtime()
+    campaign_id = create_digest(rt.db)
+    if campaign_id is None:
+        console.print("nothing new since the last digest: nothing sent", markup=False)
+        return
+    console.print(f"digest campaign {campaign_id}", markup=False)
+    run_campaign(rt, campaign_id, wait=False)
+
+
 def _needs_broker() -> Settings:
     current = settings()
     if current.embedded:

@@ -107,3 +107,38 @@ def email_context(
         )
         % {"org": org.name},
     }
+
+
+def digest_context(
+    statements: list[Statement],
+    *,
+    org: OrgProfile,
+    locale: str,
+    tr: gettext.NullTranslations,
+    period: str,
+) -> dict[str, Any]:
+    """What the digest templates show: one entry per statement, the organisation's buttons."""
+    _ = tr.gettext
+    items = [
+        {
+            "title": s.title,
+            "lead": s.lead,
+            "url": s.url,
+            "published": format_date(s.date, format="long", locale=locale) if s.date else "",
+        }
+        for s in statements
+    ]
+    actions = [
+        Action(a.kind, a.label or default_label(a.kind, tr), a.url)
+        for a in org.for_locale(locale).actions
+    ]
+    return {
+        **base_context(
+            org=org, locale=locale, subject="", preheader=statements[0].title if statements else ""
+        ),
+        "items": items,
+        "period": period,
+        "actions": actions,
+        "footer_reason": _("You receive this digest because you subscribed to emails from %(org)s.")
+        % {"org": org.name},
+    }

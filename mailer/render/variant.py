@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from babel.dates import format_date
 from jinja2 import TemplateError
 
 from mailer.errors import RenderError
 from mailer.i18n import translations
 from mailer.org import OrgProfile, chain_for
 from mailer.paths import LOCALE_DIR
-from mailer.render.context import base_context, email_context
+from mailer.render.context import base_context, digest_context, email_context
 from mailer.render.environment import environment
 from mailer.render.inline import inline_css
 from mailer.render.personalise import Compiled, compile_template
 from mailer.statements.model import Statement
 
-__all__ = ["RenderedEmail", "render_confirmation", "render_email"]
+__all__ = ["RenderedEmail", "render_confirmation", "render_digest", "render_email"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +95,27 @@ def render_confirmation(
     subject = env.get_template("email/confirm/subject.txt.j2").render(context)
     context["subject"] = " ".join(subject.split())
     return _render("confirm", context, locale=locale, chain=chain, locale_dir=locale_dir)
+
+
+def render_digest(
+    statements: list[Statement],
+    *,
+    locale: str,
+    org: OrgProfile,
+    since: dt.date,
+    until: dt.date,
+    locale_dir: Path = LOCALE_DIR,
+) -> RenderedEmail:
+    """The digest of a locale: every statement in its best version for that locale."""
+    chain = chain_for(org, locale)
+    tr = translations(chain, locale_dir)
+    period = tr.gettext("%(start)s to %(end)s") % {
+        "start": format_date(since, format="long", locale=locale),
+        "end": format_date(until, format="long", locale=locale),
+    }
+    context = digest_context(statements, org=org, locale=locale, tr=tr, period=period)
+    env = environment(chain, locale_dir=locale_dir)
+    context["subject"] = " ".join(
+        env.get_template("email/digest/subject.txt.j2").render(context).split()
+    )
+    return _render("digest", context, locale=locale, chain=chain, locale_dir=locale_dir)

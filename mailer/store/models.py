@@ -88,7 +88,7 @@ class StatementRow(Base):
     source: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))
     imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class Subscriber(Base):
@@ -134,6 +134,8 @@ class Campaign(Base):
     # announce task cannot create a second campaign for the same statement.
     dedupe_key: Mapped[str | None] = mapped_column(String(220), unique=True)
     segment: Mapped[str | None] = mapped_column(Text)
+    # A digest's statements (translation keys, newest first); empty for other kinds.
+    items: Mapped[list[Any]] = mapped_column(JSON, default=list)
     # "fallback" (send the fallback language now) or "wait:SECONDS" (hold for a translation).
     missing: Mapped[str] = mapped_column(String(32), default="fallback")
     state: Mapped[str] = mapped_column(String(16), default="planning")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-30 11:03:07.539193
+Create Date: 2026-11-30 11:12:21.790321
 """
 
 import sqlalchemy as sa
@@ -23,6 +23,7 @@ def upgrade() -> None:
         sa.Column("translation_key", sa.String(length=200), nullable=False),
         sa.Column("dedupe_key", sa.String(length=220), nullable=True),
         sa.Column("segment", sa.Text(), nullable=True),
+        sa.Column("items", sa.JSON(), nullable=False),
         sa.Column("missing", sa.String(length=32), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("note", sa.Text(), nullable=True),
@@ -73,6 +74,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("statements", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_statements_published_at"), ["published_at"], unique=False
+        )
         batch_op.create_index(
             batch_op.f("ix_statements_translation_key"), ["translation_key"], unique=False
         )
@@ -158,6 +162,7 @@ def downgrade() -> None:
     op.drop_table("subscribers")
     with op.batch_alter_table("statements", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_statements_translation_key"))
+        batch_op.drop_index(batch_op.f("ix_statements_published_at"))
 
     op.drop_table("statements")
     op.drop_table("segments")

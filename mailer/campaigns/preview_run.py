@@ -1,0 +1,134 @@
+"""Look before sending: who would get what (a dry run), and every variant to one test address."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from mailer.campaigns.links import recipient_for
+from mailer.campaigns.plan import audience
+from mailer.campaigns.run import template_for
+from mailer.runtime import Runtime
+from mailer.statements.repository import load
+from mailer.store.models import Campaign, Subscriber, utcnow
+
+__all__ = ["DryRun", "dry_run", "send_test"]
+
+_SAMPLE = 3
+
+
+@dataclass
+class DryRun:
+    """Counts per (locale, version), skip reasons, and a few recipients per locale."""
+
+    sending: Counter[tuple[str, str]] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    held: int = 0
+    samples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    def as_json(self) -> dict[str, Any]:
+        """The dry run as `--json` prints it."""
+        return {
+            "would_send": sum(self.sending.values()),
+            "by_locale": [
+                {
+                    "locale": locale,
+                    "version": version,
+                    "count": count,
+                    "sample": self.samples.get(locale, []),
+                }
+                for (locale, version), count in sorted(self.sending.items())
+            ],
+            "held": self.held,
+            "skipped": dict(sorted(self.skipped.items())),
+        }
+
+
+def _transient(
+    rt: Runtime, statement_id: str, segment: str | None, missing: str | None
+) -> Campaign:
+    with rt.db.session() as session:
+        statement = load(session, statement_id)
+    return Campaign(
+        id=0,
+        kind="manual",
+        statement_id=statement.id,
+        translation_key=statement.translation_key,
+        segment=segment,
+        missing=missing or rt.org.missing,
+        state="planning",
+        items=[],
+        created_at=utcnow(),
+    )
+
+
+def dry_run(
+    rt: Runtime,
+    statement_id: str,
+    *,
+    segment: str | None = None,
+    missing: str | None = None,
+    now: dt.datetime | None = None,
+) -> DryRun:
+    """What `mailer send` would do now, writing nothing."""
+    campaign = _transient(rt, statement_id, segment, missing)
+    result = DryRun()
+    with rt.db.session() as session:
+        for page in audience(session, campaign, rt.org, now=now or utcnow()):
+            wanted = [
+                sub_id for sub_id, d in page if d.send and len(result.samples[d.locale]) < _SAMPLE
+            ]
+            emails = (
+                dict(
+                    session.execute(
+                        select(Subscriber.id, Subscriber.email).where(Subscriber.id.in_(wanted))
+                    ).all()
+                )
+                if wanted
+                else {}
+            )
+            for sub_id, decision in page:
+                if decision.send:
+                    result.sending[(decision.locale, decision.statement_id or "")] += 1
+                    if sub_id in emails and len(result.samples[decision.locale]) < _SAMPLE:
+                        result.samples[decision.locale].append(emails[sub_id])
+                elif decision.hold:
+                    result.held += 1
+                else:
+                    result.skipped[decision.reason or "skipped"] += 1
+    return result
+
+
+def send_test(
+    rt: Runtime, statement_id: str, address: str, *, segment: str | None = None
+) -> list[str]:
+    """Send every variant the campaign would use (each statement version in each locale) to one
+    address, outside any campaign; returns the variants sent as 'locale/version'."""
+    plan = dry_run(rt, statement_id, segment=segment)
+    variants = sorted(plan.sending)
+    if not variants:
+        with rt.db.session() as session:
+            statement = load(session, statement_id)
+        variants = [(statement.lang, statement.id)]
+    sent = []
+    for locale, version in variants:
+        template = template_for(rt, 0, version, locale)
+        recipient = recipient_for(
+            signer=rt.signer,
+            org=rt.org,
+            public_url=rt.settings.public_url,
+            campaign_id=0,
+            subscriber_id=0,
+            email=address,
+            name="",
+        )
+        message = template.build(recipient)
+        if rt.dkim is not None:
+            message = rt.dkim.sign(message)
+        rt.transport.send(envelope_from=template.envelope_from, recipient=address, message=message)
+        sent.append(f"{locale}/{version}")
+    return sent
