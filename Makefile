@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit catalogs bench clean
+.PHONY: demo test tools lint typecheck unit catalogs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,19 @@ demo: $(STAMP)
 	$(BIN)/mailer demo
 
 ## test: lint, type-check, then the whole suite (starts a private redis-server when available)
-test: $(STAMP) lint typecheck unit
+test: $(STAMP) tools lint typecheck unit
+
+## tools: the system programs the suite uses; installed when missing and possible, else said clearly
+tools:
+	@missing=""; \
+	for tool in redis-server spamassassin chromium openssl; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "make: installing$$missing (Debian packages)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing >/dev/null) || true; \
+	fi; \
+	for tool in redis-server spamassassin chromium openssl; do \
+	  command -v $$tool >/dev/null 2>&1 || echo "make: $$tool is missing and could not be installed: its tests are skipped (apt-get install $$tool)"; \
+	done
 
 lint: $(STAMP)
 	$(BIN)/ruff check mailer workers tests bench

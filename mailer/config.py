@@ -42,6 +42,7 @@ class _Environment(BaseSettings):
     lease_seconds: int = Field(default=600, ge=1)
     sweep_seconds: float = Field(default=60.0, gt=0)
     tick_seconds: float = Field(default=60.0, gt=0)
+    log_format: str = Field(default="text", pattern="^(text|json)$")
     retry_deadline: int = Field(default=24 * 3600, ge=1)
     error_threshold: float = Field(default=0.25, gt=0, le=1)
     dkim_selector: str | None = None
@@ -85,6 +86,16 @@ class _Environment(BaseSettings):
         return value
 
 
+class _Given(_Environment):
+    """The same variables, read only from the mapping given (tests, `mailer doctor`)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: Any, init_settings: Any, *args: Any, **kwargs: Any
+    ) -> tuple[Any, ...]:
+        return (init_settings,)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything mailer reads from its environment, validated once."""
@@ -104,6 +115,7 @@ class Settings:
     lease_seconds: int = 600
     sweep_seconds: float = 60.0
     tick_seconds: float = 60.0
+    log_format: str = "text"
     retry_deadline: int = 24 * 3600
     error_threshold: float = 0.25
     dkim: tuple[str, str, Path] | None = None  # (selector, domain, key file)
@@ -121,7 +133,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         k[len(PREFIX) :].lower(): v for k, v in env.items() if k.startswith(PREFIX)
     }
     try:
-        raw = _Environment(**relevant) if environ is not None else _Environment()
+        raw = _Given(**relevant) if environ is not None else _Environment()
     except ValidationError as exc:
         first = exc.errors()[0]
         name = PREFIX + str(first["loc"][0]).upper() if first["loc"] else PREFIX
@@ -143,6 +155,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         lease_seconds=raw.lease_seconds,
         sweep_seconds=raw.sweep_seconds,
         tick_seconds=raw.tick_seconds,
+        log_format=raw.log_format,
         retry_deadline=raw.retry_deadline,
         error_threshold=raw.error_threshold,
         dkim=_dkim(raw),

@@ -17,7 +17,7 @@ from tests.servers import RedisServer, SMTPServer
 
 @contextmanager
 def worker_process(
-    workdir: Workdir, concurrency: int = 2, *, beat: bool = False
+    workdir: Workdir, concurrency: int = 2, *, beat: bool = False, loglevel: str = "WARNING"
 ) -> Iterator[subprocess.Popen[str]]:
     """`mailer worker` as an operator starts it; stopped with SIGTERM (warm shutdown)."""
     extra = ["--beat"] if beat else []
@@ -29,7 +29,7 @@ def worker_process(
             "mailer",
             "worker",
             f"--concurrency={concurrency}",
-            "--loglevel=WARNING",
+            f"--loglevel={loglevel}",
             *extra,
         ],
         cwd=workdir.path,

@@ -18,7 +18,7 @@ from mailer.errors import InputError
 from mailer.org import load_profile
 from mailer.paths import LOCALE_DIR
 from mailer.render import render_email
-from mailer.render.variant import render_confirmation
+from mailer.render.variant import render_confirmation, render_digest
 from mailer.statements import parse_file
 from mailer.store.models import Delivery, Subscriber
 from tests.inprocess import EXAMPLES, InProcess
@@ -159,7 +159,10 @@ def _pseudo_catalogs(tmp_path: Path) -> Path:
         template = read_po(handle)
     pseudo = Catalog(locale="eo")
     for message in template:
-        if message.id:
+        if isinstance(message.id, tuple):
+            forms = tuple(f"⟦{message.id[min(i, 1)]}⟧" for i in range(pseudo.num_plurals))
+            pseudo.add(message.id, forms, flags=message.flags)
+        elif message.id:
             pseudo.add(message.id, f"⟦{message.id}⟧", flags=message.flags)
     target = tmp_path / "locale" / "eo" / "LC_MESSAGES"
     target.mkdir(parents=True)
@@ -190,9 +193,19 @@ def test_nothing_visible_escapes_translation(tmp_path: Path) -> None:
         org.name,
         f"{org.name} · {org.address}",
     }
+    digest = render_digest(
+        [statement],
+        locale="eo",
+        org=org,
+        since=dt.date(2024, 7, 8),
+        until=dt.date(2024, 7, 15),
+        locale_dir=locale_dir,
+    )
+    allowed |= {statement.lead}
     for variant in (
         render_email("alert", statement, locale="eo", org=org, locale_dir=locale_dir),
         render_confirmation(locale="eo", org=org, locale_dir=locale_dir),
+        digest,
     ):
         fields = {f: "" for f in variant.html.fields} | {"greeting": variant.greeting("Ana")}
         for text in _visible_text(variant.html.fill(fields)):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_process_shutdown
+from celery.signals import setup_logging, worker_process_init, worker_process_shutdown
 
 from mailer.config import Settings
 from mailer.runtime import Runtime, build_runtime
@@ -73,6 +74,20 @@ def runtime() -> Runtime:
             _runtime = build_runtime(settings, migrate=False)
             _runtime_pid = os.getpid()
         return _runtime
+
+
+@setup_logging.connect
+def _logging(loglevel: Any = None, **_: Any) -> None:
+    # Replaces Celery's own logging set-up: the same format, and addresses redacted.
+    from mailer.logs import configure_logging
+
+    settings = app.conf.get("mailer_settings")
+    level = (
+        loglevel
+        if isinstance(loglevel, str)
+        else (logging.getLevelName(loglevel) if loglevel else "INFO")
+    )
+    configure_logging(str(level), json_lines=bool(settings and settings.log_format == "json"))
 
 
 @worker_process_init.connect

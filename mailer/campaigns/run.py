@@ -207,9 +207,17 @@ def send_batch(rt: Runtime, campaign_id: int, subscriber_ids: list[int]) -> Batc
         )
         result.sent += 1
     with rt.db.session() as session:
-        if result.failed:
-            check_error_rate(session, campaign_id, rt.settings.error_threshold)
+        if result.failed and check_error_rate(session, campaign_id, rt.settings.error_threshold):
+            log.warning("campaign %s paused itself: too many failures", campaign_id)
         finish_if_complete(session, campaign_id)
+    log.info(
+        "campaign %s batch: %d sent, %d failed, %d skipped, %d to retry",
+        campaign_id,
+        result.sent,
+        result.failed,
+        result.skipped,
+        len(result.retry),
+    )
     return result
 
 
@@ -252,7 +260,12 @@ def _temporary(
         result.failed += 1
     else:
         result.retry.append(subscriber_id)
-    log.info("temporary failure for campaign %s: %s", campaign_id, exc)
+    log.info(
+        "campaign %s subscriber %s: temporary failure: %s",
+        campaign_id,
+        rt.signer.digest("log", subscriber_id)[:12],
+        exc,
+    )
 
 
 def _permanent(rt: Runtime, campaign_id: int, subscriber_id: int, exc: PermanentFailure) -> None:

@@ -28,6 +28,7 @@ app.command("beat")(tools.beat)
 app.command("web")(tools.web)
 app.command("tick")(tools.tick)
 app.command("digest")(tools.digest)
+app.command("doctor")(tools.doctor)
 app.command("inbound")(tools.inbound)
 app.command("demo")(tools.demo)
 

@@ -76,8 +76,12 @@ def settings() -> Settings:
 
 
 def open_runtime() -> Runtime:
-    """Settings, database (migrated to head), transport."""
-    return build_runtime(settings())
+    """Settings, database (migrated to head), transport; logging configured from the settings."""
+    from mailer.logs import configure_logging
+
+    current = settings()
+    configure_logging(current.log_level, json_lines=current.log_format == "json")
+    return build_runtime(current)
 
 
 def print_json(value: Any) -> None:

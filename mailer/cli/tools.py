@@ -172,6 +172,19 @@ def digest() -> None:
     run_campaign(rt, campaign_id, wait=False)
 
 
+def doctor() -> None:
+    """Check configuration, database, broker, SMTP, DKIM and catalogs; one line per problem."""
+    from mailer.doctor import run_checks
+
+    checks = run_checks()
+    for check in checks:
+        console.print(
+            f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}", markup=False
+        )
+    if not all(check.ok for check in checks):
+        raise typer.Exit(1)
+
+
 def _needs_broker() -> Settings:
     current = settings()
     if current.embedded:
