@@ -38,20 +38,17 @@ def campaign_status(session: Session, campaign_id: int) -> dict[str, Any]:
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
         raise NotFound("campaign", campaign_id)
+    # One query, so that the counts and the reasons describe the same moment.
     rows = session.execute(
-        select(Delivery.locale, Delivery.status, func.count())
+        select(Delivery.locale, Delivery.status, Delivery.reason, func.count())
         .where(Delivery.campaign_id == campaign_id)
-        .group_by(Delivery.locale, Delivery.status)
-    ).all()
-    reasons = session.execute(
-        select(Delivery.locale, Delivery.reason, func.count())
-        .where(Delivery.campaign_id == campaign_id, Delivery.status == "skipped")
-        .group_by(Delivery.locale, Delivery.reason)
+        .group_by(Delivery.locale, Delivery.status, Delivery.reason)
     ).all()
     totals = dict.fromkeys(("total", *_COUNTED), 0)
     by_locale: dict[str, dict[str, Any]] = {}
+    skipped_reasons: dict[str, int] = {}
     held = 0
-    for locale, status, count in rows:
+    for locale, status, reason, count in rows:
         # Rows being sent, or held for a translation, are not sent yet: they count as pending.
         key = "pending" if status in ("sending", "held") else status
         held += count if status == "held" else 0
@@ -72,11 +69,10 @@ def campaign_status(session: Session, campaign_id: int) -> dict[str, Any]:
         if key in _COUNTED:
             entry[key] += count
             totals[key] += count
-    skipped_reasons: dict[str, int] = {}
-    for locale, reason, count in reasons:
-        label = reason or "skipped"
-        by_locale[locale or ""]["skipped_reasons"][label] = count
-        skipped_reasons[label] = skipped_reasons.get(label, 0) + count
+        if status == "skipped":
+            label = reason or "skipped"
+            entry["skipped_reasons"][label] = entry["skipped_reasons"].get(label, 0) + count
+            skipped_reasons[label] = skipped_reasons.get(label, 0) + count
     return {
         **campaign_summary(campaign),
         **totals,

@@ -1,0 +1,383 @@
+"""End-to-end throughput of mailer against a naive sender and a raw SMTP ceiling, in one run.
+
+    .venv/bin/python bench/throughput.py [--subscribers 20000] [--sample 300]
+
+Runs a real campaign through a private Redis and `mailer worker` processes (concurrency =
+cores) into Postfix's smtp-sink on 127.0.0.1 (an aiosmtpd sink when Postfix is missing),
+and prints, in the same run: emails/s and CPU ms per email; the naive baseline (Jinja2 +
+premailer + html2text + the email package per recipient, one connection, on a sample); the
+ceiling (pre-built bytes over persistent pipelined connections, one per core); the ratios;
+peak RSS of the planner and of each worker; the time to plan; publish-to-first-accept
+latency; and last one line of JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.sinks import aiosmtpd_sink, smtp_sink  # noqa: E402
+from tests.servers import RedisServer, free_port  # noqa: E402
+
+EXAMPLES = ROOT / "examples"
+LOCALES = ["fr", "fr_BE", "nl", "nl_BE", "de", "en"]
+
+
+def _env(tmp: Path, redis_url: str, smtp_port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILER_")}
+    env.update(
+        {
+            "MAILER_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
+            "MAILER_BROKER_URL": redis_url,
+            "MAILER_TRANSPORT_URL": f"smtp://127.0.0.1:{smtp_port}?timeout=30&max_per_connection=100000",
+            "MAILER_SECRET_KEY": "bench-secret",
+            "MAILER_ORG_FILE": str(EXAMPLES / "mailer.toml"),
+            "MAILER_BATCH_SIZE": "250",
+            "MAILER_DATA_DIR": str(tmp / "data"),
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    return env
+
+
+def _people(path: Path, count: int) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("email,name,locale,country,alerts\n")
+        for i in range(count):
+            handle.write(
+                f"person{i}@example{i % 50}.org,Person {i},{LOCALES[i % len(LOCALES)]},BE,true\n"
+            )
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def naive_baseline(sample: int, smtp_port: int) -> float:
+    """Per recipient: render with Jinja2, inline with premailer, html2text, EmailMessage; one connection."""
+    import smtplib
+    from email.message import EmailMessage
+
+    import html2text
+    import premailer
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    from mailer.i18n import translations
+    from mailer.org import chain_for, load_profile
+    from mailer.render.context import email_context
+    from mailer.statements import parse_file
+
+    org = load_profile(EXAMPLES / "mailer.toml")
+    statement = parse_file(EXAMPLES / "statements" / "nso-export-licence.fr.txt")
+    env = Environment(
+        loader=FileSystemLoader(str(ROOT / "templates")),
+        autoescape=select_autoescape(["j2"]),
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.install_gettext_translations(translations(chain_for(org, "fr")), newstyle=True)  # type: ignore[attr-defined]
+    template = env.get_template("email/alert/body.html.j2")
+    context = email_context(statement, org=org, locale="fr", tr=translations(chain_for(org, "fr")))
+    connection = smtplib.SMTP("127.0.0.1", smtp_port)
+    start = time.perf_counter()
+    for i in range(sample):
+        html = template.render(context).replace("__mailer_greeting__", f"Bonjour Person {i},")
+        html = premailer.transform(html, allow_network=False, disable_validation=True)
+        message = EmailMessage()
+        message["From"] = org.from_address
+        message["To"] = f"naive{i}@example.org"
+        message["Subject"] = statement.title
+        message.set_content(html2text.html2text(html))
+        message.add_alternative(html, subtype="html")
+        connection.send_message(message)
+    elapsed = time.perf_counter() - start
+    connection.quit()
+    return sample / elapsed
+
+
+def _pipelined_worker(port: int, payload: bytes, count: int, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    sock = socket.create_connection(("127.0.0.1", port))
+    reader = sock.makefile("rb")
+
+    def reply() -> bytes:
+        line = reader.readline()
+        while line[3:4] == b"-":
+            line = reader.readline()
+        return line
+
+    reply()
+    sock.sendall(b"EHLO bench\r\n")
+    reply()
+    start = time.perf_counter()
+    for i in range(count):
+        # RFC 2920: MAIL, RCPT and DATA in one write, their replies read together.
+        sock.sendall(b"MAIL FROM:<b@example.org>\r\nRCPT TO:<c%d@example.org>\r\nDATA\r\n" % i)
+        reply(), reply(), reply()
+        sock.sendall(payload + b"\r\n.\r\n")
+        reply()
+    queue.put(count / (time.perf_counter() - start))
+    sock.sendall(b"QUIT\r\n")
+    sock.close()
+
+
+def ceiling(port: int, payload: bytes, per_core: int) -> float:
+    """Pre-built bytes over one persistent pipelined connection per core."""
+    queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
+    cores = os.cpu_count() or 1
+    workers = [
+        multiprocessing.Process(target=_pipelined_worker, args=(port, payload, per_core, queue))
+        for _ in range(cores)
+    ]
+    for worker in workers:
+        worker.start()
+    rates = [queue.get(timeout=300) for _ in workers]
+    for worker in workers:
+        worker.join(30)
+    return sum(rates)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--subscribers", type=int, default=20_000)
+    parser.add_argument("--sample", type=int, default=300, help="messages for the naive baseline")
+    args = parser.parse_args()
+    cores = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory(prefix="mailer-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        redis = RedisServer().start()
+        port = free_port()
+        sink = (
+            smtp_sink(port)
+            if shutil.which("smtp-sink") or Path("/usr/sbin/smtp-sink").exists()
+            else None
+        )
+        if sink is None:
+            warnings.warn(
+                "Postfix's smtp-sink is missing (apt-get install postfix): using an aiosmtpd sink",
+                stacklevel=1,
+            )
+            sink = aiosmtpd_sink(port)
+        env = _env(tmp, redis.url, port)
+        try:
+            people = tmp / "people.csv"
+            _people(people, args.subscribers)
+            run = lambda *a: subprocess.run(
+                [sys.executable, "-m", "mailer", *a],
+                env=env,
+                cwd=tmp,
+                check=True,  # noqa: E731
+                capture_output=True,
+                text=True,
+            )
+            run("statements", "import", str(EXAMPLES / "statements"))
+            run("subscribers", "import", str(people), "--consented")
+            payload = tmp / "payload.eml"
+            figures = _campaign(env, tmp, cores, args.subscribers)
+            sample = min(args.sample, args.subscribers)
+            naive = naive_baseline(sample, port)
+            payload_bytes = _one_message(env)
+            payload.write_bytes(payload_bytes)
+            top = ceiling(port, payload_bytes, max(2000, args.subscribers // cores // 2))
+        finally:
+            sink.stop()
+            redis.stop()
+    figures.update(
+        {
+            "naive_per_s": round(naive, 1),
+            "ceiling_per_s": round(top, 1),
+            "mailer_vs_naive": round(figures["emails_per_s"] / naive, 1),
+            "mailer_vs_ceiling": round(figures["emails_per_s"] / top, 2),
+        }
+    )
+    print(f"recipients            {figures['recipients']:,} (email size {figures['email_kb']} KB)")
+    print(
+        f"end to end            {figures['emails_per_s']:,.0f} emails/s, {figures['cpu_ms_per_email']:.2f} CPU ms per email"
+    )
+    print(
+        f"naive baseline        {naive:,.0f} emails/s (per-recipient Jinja2 + premailer + html2text + email, one connection)"
+    )
+    print(
+        f"ceiling               {top:,.0f} emails/s (pre-built bytes, pipelined, {cores} connections)"
+    )
+    print(f"mailer / naive        {figures['mailer_vs_naive']} x")
+    print(f"mailer / ceiling      {figures['mailer_vs_ceiling']} x")
+    print(
+        f"plan                  {figures['plan_s']:.2f} s, planner peak RSS {figures['planner_rss_mb']:.0f} MB"
+    )
+    print(f"workers peak RSS      {', '.join(f'{r:.0f}' for r in figures['workers_rss_mb'])} MB")
+    print(f"publish -> 1st accept {figures['first_accept_s']:.2f} s (Redis, workers running)")
+    print(
+        json.dumps(
+            {k: v for k, v in figures.items() if k != "workers_rss_mb"}
+            | {"worker_rss_mb": max(figures["workers_rss_mb"] or [0])}
+        )
+    )
+
+
+def _one_message(env: dict[str, str]) -> bytes:
+    from mailer.compose import Recipient, build_template
+    from mailer.org import load_profile
+    from mailer.render import render_email
+    from mailer.statements import parse_file
+
+    org = load_profile(EXAMPLES / "mailer.toml")
+    variant = render_email(
+        "alert",
+        parse_file(EXAMPLES / "statements" / "nso-export-licence.fr.txt"),
+        locale="fr",
+        org=org,
+    )
+    template = build_template(
+        variant,
+        sender_name="x",
+        sender_address=org.from_address,
+        envelope_from=org.envelope_from,
+        list_name=org.name,
+        list_id=org.list_id,
+        campaign_id=1,
+    )
+    return template.build(
+        Recipient(
+            email="a@example.org",
+            name="A",
+            message_id="<1.a@example.org>",
+            unsubscribe_url="https://x/u/t",
+            unsubscribe_mailto="mailto:u@x",
+            preferences_url="https://x/p",
+            view_url="https://x/v",
+        )
+    )
+
+
+def _campaign(env: dict[str, str], tmp: Path, cores: int, count: int) -> dict:  # type: ignore[type-arg]
+    """Plan in this process (timed, RSS), then let `mailer worker` processes send it."""
+    os.environ.update(env)
+    from mailer.campaigns.plan import create_campaign, plan
+    from mailer.campaigns.status import campaign_status
+    from mailer.config import load_settings
+    from mailer.runtime import build_runtime
+
+    rt = build_runtime(load_settings(env))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with rt.db.session() as session:
+        campaign = create_campaign(session, statement_id="nso-export-licence-fr", kind="manual")
+    start = time.perf_counter()
+    plan(rt.db, rt.org, campaign.id)
+    plan_s = time.perf_counter() - start
+    planner_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    log = (tmp / "worker.log").open("w")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "mailer", "worker", f"--concurrency={cores}", "--loglevel=WARNING"],
+        env=env,
+        cwd=tmp,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    time.sleep(3)  # workers up
+    from workers.app import configure
+
+    configure(rt.settings)
+    from workers.tasks import start_campaign
+
+    usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    start_campaign.delay(campaign.id)
+    peaks: dict[int, float] = {}
+    while True:
+        for pid in [worker.pid, *_children(worker.pid)]:
+            peaks[pid] = max(peaks.get(pid, 0.0), _rss_mb(pid))
+        with rt.db.session() as session:
+            status = campaign_status(session, campaign.id)
+        if status["state"] == "done":
+            break
+        time.sleep(0.25)
+    elapsed = time.perf_counter() - start
+    first_accept = _latency(rt)
+    worker.send_signal(signal.SIGTERM)
+    worker.wait(60)
+    log.close()
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (usage.ru_utime + usage.ru_stime) - (usage_before.ru_utime + usage_before.ru_stime)
+    del before
+    return {
+        "recipients": status["sent"],
+        "email_kb": round(len(_one_message(env)) / 1024, 1),
+        "emails_per_s": round(status["sent"] / elapsed, 1),
+        "cpu_ms_per_email": round(cpu * 1000 / max(1, status["sent"]), 3),
+        "plan_s": round(plan_s, 2),
+        "planner_rss_mb": round(planner_rss),
+        "workers_rss_mb": [round(v) for v in peaks.values() if v],
+        "first_accept_s": first_accept,
+    }
+
+
+def _latency(rt: Any) -> float:
+    """Publish to one recipient while the workers run: seconds until the server accepted it
+    (the ledger's sent_at is written right after the server's 250)."""
+    from sqlalchemy import select
+
+    from mailer.campaigns.plan import create_campaign
+    from mailer.store.models import Delivery, utcnow
+    from workers.tasks import start_campaign
+
+    with rt.db.session() as session:
+        campaign = create_campaign(
+            session,
+            statement_id="nso-export-licence-nl",
+            kind="manual",
+            segment='email = "person1@example1.org"',
+        )
+    published = utcnow()
+    start_campaign.delay(campaign.id)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with rt.db.session() as session:
+            sent = session.scalars(
+                select(Delivery.sent_at).where(
+                    Delivery.campaign_id == campaign.id, Delivery.status == "sent"
+                )
+            ).first()
+        if sent is not None:
+            return round((sent - published).total_seconds(), 3)
+        time.sleep(0.01)
+    return float("inf")
+
+
+if __name__ == "__main__":
+    main()
