@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from email.header import Header
 from email.utils import formataddr, formatdate
 
+from mailer.render.personalise import Compiled
 from mailer.render.variant import RenderedEmail
 
 __all__ = ["MessageTemplate", "Recipient", "build_template"]
@@ -48,6 +49,23 @@ def _qp(text: str) -> bytes:
     return binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", CRLF)
 
 
+SOFT_BREAK = b"=" + CRLF  # a quoted-printable soft line break decodes to nothing (RFC 2045 6.7)
+
+
+def _qp_segments(compiled: Compiled) -> tuple[bytes, ...]:
+    """The constant parts of a variant, quoted-printable encoded once, each closed by a soft
+    line break, so that a recipient's values are encoded alone and slotted in between."""
+    return tuple(_qp(part) + SOFT_BREAK for part in compiled.parts)
+
+
+def _fill_qp(segments: tuple[bytes, ...], compiled: Compiled, values: dict[str, str]) -> bytes:
+    out = [segments[0]]
+    for field, segment in zip(compiled.fields, segments[1:], strict=True):
+        out.append(_qp(compiled.escape(values[field])) + SOFT_BREAK)
+        out.append(segment)
+    return b"".join(out)
+
+
 @dataclass(frozen=True, slots=True)
 class MessageTemplate:
     """The parts of a message that are the same for every recipient of a variant."""
@@ -59,6 +77,8 @@ class MessageTemplate:
     html_head: bytes
     closing: bytes
     list_headers: bool = True
+    text_segments: tuple[bytes, ...] = ()
+    html_segments: tuple[bytes, ...] = ()
 
     def build(self, recipient: Recipient, *, date: str | None = None) -> bytes:
         """The full message for one recipient."""
@@ -86,9 +106,9 @@ class MessageTemplate:
                 personal,
                 self.head,
                 self.text_head,
-                _qp(self.variant.text.fill(fields)),
+                _fill_qp(self.text_segments, self.variant.text, fields),
                 self.html_head,
-                _qp(self.variant.html.fill(fields)),
+                _fill_qp(self.html_segments, self.variant.html, fields),
                 self.closing,
             )
         )
@@ -146,4 +166,6 @@ def build_template(
         html_head=part.format(b=boundary, t="text/html", lang=variant.lang).encode("ascii"),
         closing=f"\r\n--{boundary}--\r\n".encode("ascii"),
         list_headers=list_headers,
+        text_segments=_qp_segments(variant.text),
+        html_segments=_qp_segments(variant.html),
     )
