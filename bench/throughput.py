@@ -197,14 +197,17 @@ def main() -> None:
         try:
             people = tmp / "people.csv"
             _people(people, args.subscribers)
-            run = lambda *a: subprocess.run(
-                [sys.executable, "-m", "mailer", *a],
-                env=env,
-                cwd=tmp,
-                check=True,  # noqa: E731
-                capture_output=True,
-                text=True,
-            )
+
+            def run(*words: str) -> None:
+                subprocess.run(
+                    [sys.executable, "-m", "mailer", *words],
+                    env=env,
+                    cwd=tmp,
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
+
             run("statements", "import", str(EXAMPLES / "statements"))
             run("subscribers", "import", str(people), "--consented")
             payload = tmp / "payload.eml"
