@@ -181,3 +181,11 @@ def test_bad_expressions_point_at_the_column(
         count_segment(session, expression)
     assert str(caught.value).startswith(f"column {column}: ")
     assert problem in str(caught.value)
+
+
+def test_parallel_reading_imports_the_same(db: Database, tmp_path: Path) -> None:
+    report = import_csv(db, _write(tmp_path, MESSY), consented=True, parallel=True)
+    assert sorted(line for line, _, _ in report.rejected) == [4, 7, 11]
+    assert (report.created, report.updated) == (5, 1)
+    with pytest.raises(InputError, match="no 'email' column"):
+        import_csv(db, _write(tmp_path, "name\nx\n", "bad.csv"), consented=True, parallel=True)

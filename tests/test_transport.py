@@ -126,3 +126,44 @@ def test_transport_urls() -> None:
         open_transport("maildir:")
     with pytest.raises(ConfigError, match="MAILER_TRANSPORT_URL"):
         load_settings({"MAILER_TRANSPORT_URL": "ftp://x"})
+
+
+def test_pipelining_when_the_server_offers_it() -> None:
+    from aiosmtpd.controller import Controller
+
+    from tests.servers import RecordingHandler, free_port
+
+    class Pipelining(RecordingHandler):
+        async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]
+            session.host_name = hostname
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+        async def handle_RCPT(self, server, session, envelope, address, options):  # type: ignore[no-untyped-def]
+            if address.startswith("nobody"):
+                return "550 5.1.1 no such user"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+    handler = Pipelining()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        transport = SMTPTransport(parse_smtp_url(f"smtp://127.0.0.1:{port}?timeout=5"))
+        dotted = MESSAGE.replace(b"hello\r\n", b"hello\r\n.leading dot\r\n")
+        for index in range(20):
+            transport.send(
+                envelope_from="a@example.org", recipient=f"r{index}@example.org", message=dotted
+            )
+        with pytest.raises(PermanentFailure) as refused:
+            transport.send(
+                envelope_from="a@example.org", recipient="nobody@example.org", message=MESSAGE
+            )
+        assert refused.value.code == 550
+        transport.send(envelope_from="a@example.org", recipient="last@example.org", message=MESSAGE)
+        assert transport._conn is not None and transport._conn.has_extn("pipelining")
+        transport.close()
+    finally:
+        controller.stop()
+    assert len(handler.received) == 21
+    assert b"\r\n.leading dot\r\n" in handler.received[0].data  # dot-stuffing undone by the server

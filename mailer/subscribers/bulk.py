@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, insert, update
@@ -22,8 +23,20 @@ def _as_is(value: Any) -> Any:
     return value
 
 
+@lru_cache(maxsize=4096)
+def _json_list(items: tuple[str, ...]) -> str:
+    return json.dumps(list(items))
+
+
 def _json(value: Any) -> Any:
-    return None if value is None else json.dumps(value)
+    # Topic and list values repeat across a file: serialise each distinct one once.
+    if value is None:
+        return None
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return _json_list(tuple(value))
+    if value == {}:
+        return "{}"
+    return json.dumps(value)
 
 
 def _converters(columns: list[str]) -> list[Any]:

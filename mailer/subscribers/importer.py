@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import csv
+import multiprocessing
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -94,6 +97,63 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
             )
 
 
+Chunk = dict[str, tuple[int, SubscriberData]]
+Rejects = list[tuple[int, str, dict[str, str]]]
+
+
+def _chunks(path: Path) -> Iterator[tuple[Chunk, Rejects, int]]:
+    """Read and validate the file: (valid rows by address, rejected rows, duplicates) per chunk."""
+    chunk: Chunk = {}
+    rejects: Rejects = []
+    duplicates = 0
+    for line, row in read_rows(path):
+        try:
+            data = validate_row(row)
+        except SubscriberRowError as exc:
+            rejects.append((line, exc.describe(), row))
+            continue
+        key = email_key(data.email)
+        earlier = chunk.get(key)
+        if earlier is not None:
+            duplicates += 1  # a later row of the same file wins, lists are merged
+        chunk[key] = (line, _combine(earlier[1] if earlier else None, data))
+        if len(chunk) >= CHUNK:
+            yield chunk, rejects, duplicates
+            chunk, rejects, duplicates = {}, [], 0
+    if chunk or rejects:
+        yield chunk, rejects, duplicates
+
+
+def _reader(path: Path, queue: Any) -> None:
+    # Runs in a child process: parsing and validation on one core, writes on the other.
+    try:
+        for item in _chunks(path):
+            queue.put(("chunk", item))
+        queue.put(("end", None))
+    except InputError as exc:
+        queue.put(("error", (exc.problem, exc.file, exc.line)))
+
+
+def _parallel_chunks(path: Path) -> Iterator[tuple[Chunk, Rejects, int]]:
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue(maxsize=4)  # bounded: memory stays flat
+    reader = context.Process(target=_reader, args=(path, queue), daemon=True)
+    reader.start()
+    try:
+        while True:
+            kind, payload = queue.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                problem, file, line = payload
+                raise InputError(problem, file=file, line=line)
+            yield payload
+    finally:
+        reader.join(timeout=5)
+        if reader.is_alive():
+            reader.terminate()
+
+
 def import_csv(
     db: Database,
     path: Path,
@@ -101,30 +161,27 @@ def import_csv(
     consented: bool,
     source: str | None = None,
     on_pending: Callable[[list[int]], None] | None = None,
+    parallel: bool | None = None,
 ) -> ImportReport:
     """Validate and upsert every row in chunks; memory stays flat at any file size.
 
+    Large files are read and validated in a second process while this one writes
+    (`parallel`, by default for files over 8 MB on a machine with two cores or more).
     `on_pending` receives the ids of people created pending (to send them a confirmation).
     """
+    if parallel is None:
+        try:
+            parallel = path.stat().st_size > 8 * 1024 * 1024 and (os.cpu_count() or 1) > 1
+        except OSError:
+            parallel = False
     report = ImportReport()
     origin = source or f"import:{path.name}"
-    chunk: dict[str, tuple[int, SubscriberData]] = {}
-    for line, row in read_rows(path):
-        try:
-            data = validate_row(row)
-        except SubscriberRowError as exc:
-            report.reject(line, exc.describe(), row)
-            continue
-        key = email_key(data.email)
-        if key in chunk:
-            report.updated += 1  # a later row of the same file wins, lists are merged
-        earlier = chunk.get(key)
-        chunk[key] = (line, _combine(earlier[1] if earlier else None, data))
-        if len(chunk) >= CHUNK:
+    for chunk, rejects, duplicates in _parallel_chunks(path) if parallel else _chunks(path):
+        for line, reason, row in rejects:
+            report.reject(line, reason, row)
+        report.updated += duplicates
+        if chunk:
             _flush(db, chunk, report, consented=consented, source=origin, on_pending=on_pending)
-            chunk = {}
-    if chunk:
-        _flush(db, chunk, report, consented=consented, source=origin, on_pending=on_pending)
     return report
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import and_, not_, or_
@@ -60,6 +61,11 @@ _ORDER_OPS = {"<", "<=", ">", ">="}
 
 def keys_of(items: list[str] | tuple[str, ...]) -> str:
     """The delimited, case-folded form stored in topic_keys / list_keys."""
+    return _keys(tuple(items))
+
+
+@lru_cache(maxsize=4096)
+def _keys(items: tuple[str, ...]) -> str:
     folded = sorted({" ".join(i.split()).casefold() for i in items if i.strip()})
     return ";" + ";".join(folded) + ";" if folded else ""
 
