@@ -39,11 +39,11 @@ EXAMPLES = ROOT / "examples"
 LOCALES = ["fr", "fr_BE", "nl", "nl_BE", "de", "en"]
 
 
-def _env(tmp: Path, redis_url: str, smtp_port: int) -> dict[str, str]:
+def _env(tmp: Path, redis_url: str, smtp_port: int, database: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILER_")}
     env.update(
         {
-            "MAILER_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
+            "MAILER_DATABASE_URL": database or f"sqlite:///{tmp}/bench.db",
             "MAILER_BROKER_URL": redis_url,
             "MAILER_TRANSPORT_URL": f"smtp://127.0.0.1:{smtp_port}?timeout=30&max_per_connection=100000",
             "MAILER_SECRET_KEY": "bench-secret",
@@ -176,6 +176,11 @@ def main() -> None:
     )
     parser.add_argument("--subscribers", type=int, default=20_000)
     parser.add_argument("--sample", type=int, default=300, help="messages for the naive baseline")
+    parser.add_argument(
+        "--database",
+        default=None,
+        help="SQLAlchemy URL of an empty database/schema (default: a fresh SQLite file)",
+    )
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="mailer-bench-") as tmp_name:
@@ -193,7 +198,7 @@ def main() -> None:
                 stacklevel=1,
             )
             sink = aiosmtpd_sink(port)
-        env = _env(tmp, redis.url, port)
+        env = _env(tmp, redis.url, port, args.database)
         try:
             people = tmp / "people.csv"
             _people(people, args.subscribers)
