@@ -6,25 +6,13 @@ import re
 
 import pytest
 
+from mailer.quality import REQUIRED_HEADERS
 from tests.conftest import EXAMPLES, Workdir
 from tests.expectations import eligible_for_nso, language_of
 from tests.processes import configure_for, worker_process
 from tests.servers import RedisServer, SMTPServer
 
 pytestmark = pytest.mark.redis
-
-REQUIRED_HEADERS = (
-    "From",
-    "To",
-    "Subject",
-    "Date",
-    "Message-ID",
-    "List-Id",
-    "List-Unsubscribe",
-    "List-Unsubscribe-Post",
-    "Content-Language",
-    "X-Mailer-Campaign",
-)
 
 
 def only_media_queries_left(html: str) -> bool:

@@ -73,6 +73,17 @@ def routing_conditions(versions: Sequence[Statement]) -> tuple[Node, Node]:
     return wants, matches
 
 
+def audience_reason(status: str, *, suppressed: bool, in_segment: bool) -> str | None:
+    """Why someone is out of any campaign's audience, before its own routing; None if in."""
+    if status != "subscribed":
+        return "pending confirmation" if status == "pending" else status
+    if suppressed:
+        return "suppressed"
+    if not in_segment:
+        return "not in segment"
+    return None
+
+
 def decide(
     *,
     status: str,
@@ -89,17 +100,12 @@ def decide(
     """Send, hold (wait for a translation), or skip with the first reason that applies."""
     version = choose_version(locale, versions, org)
     email_lang = email_locale(locale, version)
-    reason: str | None = None
-    if status != "subscribed":
-        reason = "pending confirmation" if status == "pending" else status
-    elif suppressed:
-        reason = "suppressed"
-    elif not in_segment:
-        reason = "not in segment"
-    elif routed and not wants_alerts:
-        reason = "alerts off"
-    elif routed and not topic_match:
-        reason = "topic mismatch"
+    reason = audience_reason(status, suppressed=suppressed, in_segment=in_segment)
+    if reason is None and routed:
+        if not wants_alerts:
+            reason = "alerts off"
+        elif not topic_match:
+            reason = "topic mismatch"
     if reason:
         return Decision(False, email_lang, version.id, version.lang, reason)
     missing = missing_language(locale, versions, org) if wait else None
@@ -151,14 +157,8 @@ def digest_decision(
 ) -> Decision:
     """Who gets the weekly digest: subscribed people who want alerts or the digest."""
     email_lang = digest_locale(locale, org)
-    reason = None
-    if status != "subscribed":
-        reason = "pending confirmation" if status == "pending" else status
-    elif suppressed:
-        reason = "suppressed"
-    elif not in_segment:
-        reason = "not in segment"
-    elif not wants:
+    reason = audience_reason(status, suppressed=suppressed, in_segment=in_segment)
+    if reason is None and not wants:
         reason = "no email wanted"
     return Decision(reason is None, email_lang, DIGEST, email_lang.split("_")[0], reason)
 

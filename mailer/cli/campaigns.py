@@ -23,6 +23,15 @@ from mailer.store.models import Campaign
 from mailer.subscribers.segments import resolve_segment
 from mailer.subscribers.validate import normalise_email
 
+# Shared by every command that creates a campaign.
+MissingOption = Annotated[
+    str | None,
+    typer.Option(help="Missing translations: 'fallback' or 'wait=DURATION' (e.g. wait=48h)."),
+]
+SegmentOption = Annotated[
+    str | None, typer.Option(help="Segment name or expression (overrides routing).")
+]
+
 app = typer.Typer(help="Create, send, follow and list campaigns.", no_args_is_help=True)
 
 
@@ -79,13 +88,8 @@ def list_(json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = Fa
 @friendly
 def create(
     statement: Annotated[str, typer.Option("--statement", help="Any statement of the group.")],
-    segment: Annotated[
-        str | None, typer.Option(help="Segment name or expression (overrides routing).")
-    ] = None,
-    missing: Annotated[
-        str | None,
-        typer.Option(help="Missing translations: 'fallback' or 'wait=DURATION' (e.g. wait=48h)."),
-    ] = None,
+    segment: SegmentOption = None,
+    missing: MissingOption = None,
     at: Annotated[
         str | None,
         typer.Option("--at", help="ISO-8601 time to send (no zone: the organisation's time zone)."),
@@ -140,13 +144,8 @@ def send(
 
 def send_statement(
     statement_id: Annotated[str, typer.Argument(help="Any statement of the translation group.")],
-    segment: Annotated[
-        str | None, typer.Option(help="Segment name or expression (overrides routing).")
-    ] = None,
-    missing: Annotated[
-        str | None,
-        typer.Option(help="Missing translations: 'fallback' or 'wait=DURATION' (e.g. wait=48h)."),
-    ] = None,
+    segment: SegmentOption = None,
+    missing: MissingOption = None,
     dry_run_: Annotated[
         bool, typer.Option("--dry-run", help="Print who would get what; send nothing.")
     ] = False,

@@ -10,6 +10,7 @@ import typer
 from sqlalchemy import select
 
 from mailer.campaigns.missing import parse_missing
+from mailer.cli.campaigns import MissingOption
 from mailer.cli.common import console, err, friendly, open_runtime, print_json
 from mailer.cli.publishing import publish_group, release_translations
 from mailer.errors import StatementError
@@ -44,10 +45,7 @@ def import_(
     translation_key: Annotated[
         str | None, typer.Option(help="Translation key for files that do not declare one.")
     ] = None,
-    missing: Annotated[
-        str | None,
-        typer.Option(help="Missing translations: 'fallback' or 'wait=DURATION' (e.g. wait=48h)."),
-    ] = None,
+    missing: MissingOption = None,
 ) -> None:
     """Import statements; prints one id per statement imported.
 
@@ -176,10 +174,7 @@ def publish(
     wait: Annotated[
         bool, typer.Option(help="Wait until the alert is sent (always, with memory://).")
     ] = True,
-    missing: Annotated[
-        str | None,
-        typer.Option(help="Missing translations: 'fallback' or 'wait=DURATION' (e.g. wait=48h)."),
-    ] = None,
+    missing: MissingOption = None,
 ) -> None:
     """Publish a statement's translation group: its alert goes to matching subscribers."""
     policy = parse_missing(missing) if missing else None
