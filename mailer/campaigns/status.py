@@ -23,7 +23,8 @@ def campaign_summary(campaign: Campaign) -> dict[str, Any]:
         "kind": campaign.kind,
         "statement": campaign.statement_id,
         "translation_key": campaign.translation_key,
-        "state": campaign.state,
+        # CONTRACT.md knows no "planning": a campaign not started yet is reported as scheduled.
+        "state": "scheduled" if campaign.state == "planning" else campaign.state,
         "segment": campaign.segment,
         "created_at": campaign.created_at.isoformat(),
         "send_at": campaign.send_at.isoformat() if campaign.send_at else None,
