@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import binascii
 import secrets
+import time
 from dataclasses import dataclass
 from email.header import Header
 from email.utils import formataddr, formatdate
@@ -38,6 +39,18 @@ def _encode(value: str) -> str:
     if value.isascii():
         return value
     return Header(value, "utf-8", maxlinelen=76).encode(linesep="\r\n")
+
+
+_date_cache: tuple[int, str] = (0, "")
+
+
+def _now_header() -> str:
+    # RFC 5322 dates have a one-second resolution: format each second once.
+    global _date_cache
+    second = int(time.time())
+    if _date_cache[0] != second:
+        _date_cache = (second, formatdate(second, usegmt=True))
+    return _date_cache[1]
 
 
 def _phrase_address(name: str, address: str) -> str:
@@ -91,7 +104,7 @@ class MessageTemplate:
         }
         lines = [
             f"To: {_phrase_address(recipient.name, recipient.email)}",
-            f"Date: {date or formatdate(usegmt=True)}",
+            f"Date: {date or _now_header()}",
             f"Message-ID: {recipient.message_id}",
         ]
         if self.list_headers:

@@ -120,6 +120,48 @@ _MARK_SENT = (
 )
 
 
+_SQLITE_MARK_SENT = (
+    "UPDATE deliveries SET status = 'sent', sent_at = ?, message_id = ?, last_reply = ?, "
+    "attempts = attempts + 1, lease_until = NULL WHERE campaign_id = ? AND subscriber_id = ?"
+)
+
+
+def mark_sent(
+    ledger: Connection, campaign_id: int, subscriber_id: int, message_id: str, reply: str
+) -> None:
+    """Record an accepted message and commit, before the next one is sent."""
+    now = utcnow()
+    if ledger.dialect.name == "sqlite":
+        # Straight through the driver: this runs once per message, and SQLAlchemy's
+        # statement machinery would cost more than SQLite itself. Same storage format
+        # as the UTCDateTime column (naive UTC text).
+        driver = ledger.connection.driver_connection
+        assert driver is not None
+        driver.execute(
+            _SQLITE_MARK_SENT,
+            (
+                now.strftime("%Y-%m-%d %H:%M:%S.%f"),
+                message_id,
+                reply[:500],
+                campaign_id,
+                subscriber_id,
+            ),
+        )
+        driver.commit()
+        return
+    ledger.execute(
+        _MARK_SENT,
+        {
+            "campaign": campaign_id,
+            "subscriber": subscriber_id,
+            "sent_at": now,
+            "message_id": message_id,
+            "reply": reply[:500],
+        },
+    )
+    ledger.commit()
+
+
 def _record(rt: Runtime, campaign_id: int, subscriber_id: int, **values: object) -> None:
     with rt.db.session() as session:
         session.execute(
@@ -234,17 +276,9 @@ def _send_claimed(
             _permanent(rt, campaign_id, subscriber_id, exc)
             result.failed += 1
             continue
-        ledger.execute(
-            _MARK_SENT,
-            {
-                "campaign": campaign_id,
-                "subscriber": subscriber_id,
-                "sent_at": utcnow(),
-                "message_id": recipient.message_id,
-                "reply": f"{reply.code} {reply.reply}"[:500],
-            },
+        mark_sent(
+            ledger, campaign_id, subscriber_id, recipient.message_id, f"{reply.code} {reply.reply}"
         )
-        ledger.commit()  # durable before the next message is sent
         result.sent += 1
     with rt.db.session() as session:
         if result.failed and check_error_rate(session, campaign_id, rt.settings.error_threshold):
