@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.sinks import aiosmtpd_sink, smtp_sink  # noqa: E402
+from tests.processes import children  # noqa: E402
 from tests.servers import RedisServer, free_port  # noqa: E402
 
 EXAMPLES = ROOT / "examples"
@@ -73,19 +74,6 @@ def _rss_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
 
 
 def naive_baseline(sample: int, smtp_port: int) -> float:
@@ -328,7 +316,7 @@ def _campaign(env: dict[str, str], tmp: Path, cores: int, count: int) -> dict:  
     start_campaign.delay(campaign.id)
     peaks: dict[int, float] = {}
     while True:
-        for pid in [worker.pid, *_children(worker.pid)]:
+        for pid in [worker.pid, *children(worker.pid)]:
             peaks[pid] = max(peaks.get(pid, 0.0), _rss_mb(pid))
         with rt.db.session() as session:
             status = campaign_status(session, campaign.id)

@@ -194,7 +194,7 @@ def run_checks(environ: Mapping[str, str] | None = None) -> list[Check]:
             checks.append(Check("configuration", False, str(exc)))
             group = f"{PREFIX}DKIM_" if exc.variable.startswith(f"{PREFIX}DKIM_") else exc.variable
             if exc.variable == f"{PREFIX}SECRET_KEY":
-                env[exc.variable] = "doctor-placeholder"
+                env[exc.variable] = "doctor-stand-in"
             for name in [n for n in env if n.startswith(group)] if group.endswith("_") else [group]:
                 env.pop(name, None)
     if settings is None:

@@ -15,7 +15,7 @@ _TOKEN = re.compile(r"__mailer_(" + "|".join(FIELDS) + r")__")
 
 
 def token(field: str) -> str:
-    """The placeholder a template writes for a personal field."""
+    """The marker a template writes where a personal field goes."""
     return f"__mailer_{field}__"
 
 
@@ -45,7 +45,7 @@ def _no_escape(value: str) -> str:
 
 
 def compile_template(text: str, *, html: bool) -> Compiled:
-    """Split a rendered variant on its placeholders; HTML values are escaped when filled."""
+    """Split a rendered variant on its personal-field markers; HTML values are escaped when filled."""
     pieces = _TOKEN.split(text)
     return Compiled(
         parts=tuple(pieces[0::2]),
