@@ -247,38 +247,9 @@ def main() -> None:
 
 
 def _one_message(env: dict[str, str]) -> bytes:
-    from mailer.compose import Recipient, build_template
-    from mailer.org import load_profile
-    from mailer.render import render_email
-    from mailer.statements import parse_file
+    from tests.messages import sample_message
 
-    org = load_profile(EXAMPLES / "mailer.toml")
-    variant = render_email(
-        "alert",
-        parse_file(EXAMPLES / "statements" / "nso-export-licence.fr.txt"),
-        locale="fr",
-        org=org,
-    )
-    template = build_template(
-        variant,
-        sender_name="x",
-        sender_address=org.from_address,
-        envelope_from=org.envelope_from,
-        list_name=org.name,
-        list_id=org.list_id,
-        campaign_id=1,
-    )
-    return template.build(
-        Recipient(
-            email="a@example.org",
-            name="A",
-            message_id="<1.a@example.org>",
-            unsubscribe_url="https://x/u/t",
-            unsubscribe_mailto="mailto:u@x",
-            preferences_url="https://x/p",
-            view_url="https://x/v",
-        )
-    )
+    return sample_message(campaign_id=1)
 
 
 def _campaign(env: dict[str, str], tmp: Path, cores: int, count: int) -> dict:  # type: ignore[type-arg]

@@ -14,17 +14,13 @@ import redis
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from mailer.compose import Recipient, build_template
 from mailer.config import load_settings
 from mailer.dkim_sign import Signer
 from mailer.errors import ConfigError, TemporaryFailure
-from mailer.org import load_profile
-from mailer.render import render_email
-from mailer.statements import parse_file
 from mailer.transport.factory import parse_smtp_url
 from mailer.transport.ratelimit import NoLimit, RedisBucket, open_limiter
 from mailer.transport.smtp import SMTPTransport
-from tests.conftest import EXAMPLES
+from tests.messages import sample_message
 from tests.servers import RecordingHandler, RedisServer, free_port
 
 MESSAGE = b"From: a@example.org\r\nTo: b@example.org\r\nSubject: hi\r\n\r\nhello\r\n"
@@ -44,28 +40,7 @@ def _key_pair(tmp_path: Path) -> tuple[Path, bytes]:
 
 
 def _composed() -> bytes:
-    org = load_profile(EXAMPLES / "mailer.toml")
-    statement = parse_file(EXAMPLES / "statements" / "nso-export-licence.fr.txt")
-    template = build_template(
-        render_email("alert", statement, locale="fr", org=org),
-        sender_name="Amnesty",
-        sender_address="alerts@example.org",
-        envelope_from="b@example.org",
-        list_name=org.name,
-        list_id=org.list_id,
-        campaign_id=7,
-    )
-    return template.build(
-        Recipient(
-            email="ana@example.org",
-            name="Ana Müller",
-            message_id="<7.x@example.org>",
-            unsubscribe_url="https://example.org/u/t",
-            unsubscribe_mailto="mailto:u@example.org",
-            preferences_url="https://example.org/p",
-            view_url="https://example.org/v",
-        )
-    )
+    return sample_message(campaign_id=7)
 
 
 def test_dkim_signature_verifies(tmp_path: Path) -> None:

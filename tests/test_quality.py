@@ -9,13 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from mailer.compose import Recipient, build_template
 from mailer.org import load_profile
 from mailer.quality import FORBIDDEN_RULES, problems, spam_score
 from mailer.render import render_email
 from mailer.render.variant import RenderedEmail, render_confirmation, render_digest
 from mailer.statements import parse_file
 from tests.conftest import EXAMPLES
+from tests.messages import sample_message
 
 ORG = load_profile(EXAMPLES / "mailer.toml")
 STATEMENTS = {p.name.split(".")[1]: parse_file(p) for p in (EXAMPLES / "statements").iterdir()}
@@ -51,28 +51,7 @@ def _variants() -> list[tuple[str, str, RenderedEmail]]:
 
 
 def _compose(kind: str, variant: RenderedEmail) -> bytes:
-    template = build_template(
-        variant,
-        sender_name=ORG.sender_name(variant.locale),
-        sender_address=ORG.from_address,
-        envelope_from=ORG.envelope_from,
-        list_name=ORG.name,
-        list_id=ORG.list_id,
-        campaign_id=12,
-        list_headers=kind != "confirm",
-    )
-    return template.build(
-        Recipient(
-            email="sam.peeters@example.net",
-            name="Sam Peeters",
-            message_id="<12.3f9a1c0b7d2e@example.org>",
-            unsubscribe_url="https://mail.example.org/u/eyJzIjoxMn0.Zp4Q",
-            confirm_url="https://mail.example.org/confirm/eyJzIjoxMn0.Zp4Q",
-            unsubscribe_mailto="mailto:unsubscribe@example.org?subject=unsubscribe%20eyJzIjoxMn0.Zp4Q",
-            preferences_url="https://mail.example.org/preferences/eyJzIjoxMn0.Zp4Q",
-            view_url="https://mail.example.org/view/12/eyJzIjoxMn0.Zp4Q",
-        )
-    )
+    return sample_message(variant)
 
 
 MESSAGES = [(kind, locale, _compose(kind, variant)) for kind, locale, variant in _variants()]

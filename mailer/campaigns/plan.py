@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import case, exists, func, insert, literal, select, true, update
+from sqlalchemy import case, exists, func, insert, literal, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -215,19 +215,24 @@ def _flag(condition: ColumnElement[bool], name: str) -> Any:
     return case((condition, 1), else_=0).label(name)
 
 
-def pending_batches(db: Database, campaign_id: int, size: int) -> Iterator[list[int]]:
-    """Subscriber ids of the campaign's pending rows, in batches, by keyset pagination."""
+def pending_batches(
+    db: Database, campaign_id: int, size: int, *, queued_before: dt.datetime | None = None
+) -> Iterator[list[int]]:
+    """Subscriber ids of the campaign's pending rows, in batches, by keyset pagination.
+
+    With `queued_before`, only rows never queued or queued before that time (their batch
+    was lost: a worker died holding it, Redis restarted).
+    """
+    wanted = [Delivery.campaign_id == campaign_id, Delivery.status == "pending"]
+    if queued_before is not None:
+        wanted.append(or_(Delivery.queued_at.is_(None), Delivery.queued_at < queued_before))
     last_id = 0
     while True:
         with db.session() as session:
             ids = list(
                 session.scalars(
                     select(Delivery.subscriber_id)
-                    .where(
-                        Delivery.campaign_id == campaign_id,
-                        Delivery.status == "pending",
-                        Delivery.subscriber_id > last_id,
-                    )
+                    .where(*wanted, Delivery.subscriber_id > last_id)
                     .order_by(Delivery.subscriber_id)
                     .limit(size)
                 )

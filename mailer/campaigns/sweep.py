@@ -6,10 +6,10 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
 from mailer.campaigns.missing import release_held
-from mailer.campaigns.plan import finish_if_complete
+from mailer.campaigns.plan import finish_if_complete, pending_batches
 from mailer.org import OrgProfile
 from mailer.store.db import Database
 from mailer.store.models import Campaign, Delivery, utcnow
@@ -51,33 +51,12 @@ def unqueued_batches(
 ) -> Iterator[tuple[int, list[int]]]:
     """(campaign, ids) of pending rows of running campaigns never queued, or queued long ago
     (the broker lost the batch: Redis restarted, a worker died holding it)."""
-    moment = now or utcnow()
+    cutoff = (now or utcnow()) - stale_after
     with db.session() as session:
         campaigns = session.scalars(select(Campaign.id).where(Campaign.state == "running")).all()
     for campaign_id in campaigns:
-        last_id = 0
-        while True:
-            with db.session() as session:
-                ids = list(
-                    session.scalars(
-                        select(Delivery.subscriber_id)
-                        .where(
-                            Delivery.campaign_id == campaign_id,
-                            Delivery.status == "pending",
-                            Delivery.subscriber_id > last_id,
-                            or_(
-                                Delivery.queued_at.is_(None),
-                                Delivery.queued_at < moment - stale_after,
-                            ),
-                        )
-                        .order_by(Delivery.subscriber_id)
-                        .limit(size)
-                    )
-                )
-            if not ids:
-                break
+        for ids in pending_batches(db, campaign_id, size, queued_before=cutoff):
             yield campaign_id, ids
-            last_id = ids[-1]
 
 
 def mark_queued(

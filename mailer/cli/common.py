@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -103,6 +104,8 @@ def work_session(rt: Runtime) -> Iterator[bool]:
         return
     from workers.embedded import embedded_worker
 
+    # memory:// has no host; kombu warns about it on every connection.
+    logging.getLogger("kombu.connection").setLevel(logging.ERROR)
     set_runtime(rt)
     try:
         with embedded_worker(app):
