@@ -20,14 +20,23 @@ PURPOSES = ("unsubscribe", "preferences", "view", "confirm")
 
 
 class _KeyedSigner(Signer):
-    """itsdangerous's Signer, deriving its key once instead of on every signature."""
+    """itsdangerous's Signer, deriving its key once instead of on every signature, with a
+    fast `sign` that gives the same bytes: HMAC state keyed once, copied per token."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._derived = super().derive_key()
+        self._keyed = hmac.new(self._derived, digestmod=self.digest_method)
+        self._separator = self.sep.encode("ascii") if isinstance(self.sep, str) else self.sep
 
     def derive_key(self, secret_key: Any = None) -> bytes:
         return self._derived if secret_key is None else super().derive_key(secret_key)
+
+    def sign_fast(self, value: bytes) -> bytes:
+        """`value.signature`, as `Signer.sign` makes it, in a few microseconds."""
+        mac = self._keyed.copy()
+        mac.update(value)
+        return value + self._separator + base64_encode(mac.digest())
 
 
 class TokenSigner:
@@ -41,11 +50,12 @@ class TokenSigner:
         self._plain = {p: _KeyedSigner(secret_key, salt=f"mailer.{p}") for p in PURPOSES}
         self._timed = URLSafeTimedSerializer(secret_key, salt="mailer.confirm.timed")
         self._csrf = URLSafeTimedSerializer(secret_key, salt="mailer.csrf")
+        self._digest = hmac.new(self._key, digestmod=hashlib.sha256)
 
     def sign(self, subscriber_id: int, purpose: str) -> str:
         """A token for links that must work for as long as the email is kept."""
         payload = base64_encode(str(subscriber_id).encode("ascii"))
-        return self._plain[purpose].sign(payload).decode("ascii")
+        return self._plain[purpose].sign_fast(payload).decode("ascii")
 
     def verify(self, token: str, purpose: str) -> int | None:
         """The subscriber id, or None for a forged, altered or wrong-purpose token."""
@@ -84,4 +94,6 @@ class TokenSigner:
     def digest(self, *parts: object) -> str:
         """A short keyed digest (Message-IDs, suppression hashes): stable, reveals nothing."""
         message = ":".join(str(p) for p in parts).encode("utf-8")
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:24]
+        mac = self._digest.copy()  # keyed once: copying the state skips the key setup
+        mac.update(message)
+        return mac.hexdigest()[:24]

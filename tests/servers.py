@@ -53,6 +53,29 @@ class RecordingHandler:
     fault: Callable[[Any], str | None] | None = None
     attempts: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Offer PIPELINING, as Postfix and most relays do (aiosmtpd reads pipelined commands
+    # in order but does not say so); False tests the one-command-at-a-time path.
+    pipelining: bool = True
+
+    # (address) -> None (accept) or the reply refusing that recipient at RCPT.
+    refuse_rcpt: Callable[[str], str | None] | None = None
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        answer = self.refuse_rcpt(address) if self.refuse_rcpt is not None else None
+        if answer is not None:
+            return answer
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if not self.pipelining:
+            return responses
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.delay:

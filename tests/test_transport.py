@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mailbox
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from mailer.config import load_settings
 from mailer.errors import ConfigError, PermanentFailure, TemporaryFailure
 from mailer.transport import Outcome, classify, open_transport
+from mailer.transport.base import Outgoing, SendResult
 from mailer.transport.factory import parse_smtp_url
 from mailer.transport.maildir import MaildirTransport
 from mailer.transport.smtp import SMTPTransport
@@ -128,42 +130,115 @@ def test_transport_urls() -> None:
         load_settings({"MAILER_TRANSPORT_URL": "ftp://x"})
 
 
-def test_pipelining_when_the_server_offers_it() -> None:
-    from aiosmtpd.controller import Controller
+def _items(count: int, body: bytes = MESSAGE, built: list[int] | None = None) -> list[Outgoing]:
+    def build(index: int) -> Callable[[], bytes]:
+        def message() -> bytes:
+            if built is not None:
+                built.append(index)
+            return body
 
-    from tests.servers import RecordingHandler, free_port
+        return message
 
-    class Pipelining(RecordingHandler):
-        async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]
-            session.host_name = hostname
-            return [*responses[:-1], "250-PIPELINING", responses[-1]]
+    return [
+        Outgoing(index, "a@example.org", f"r{index}@example.org", build(index))
+        for index in range(count)
+    ]
 
-        async def handle_RCPT(self, server, session, envelope, address, options):  # type: ignore[no-untyped-def]
-            if address.startswith("nobody"):
-                return "550 5.1.1 no such user"
-            envelope.rcpt_tos.append(address)
-            return "250 OK"
 
-    handler = Pipelining()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        transport = SMTPTransport(parse_smtp_url(f"smtp://127.0.0.1:{port}?timeout=5"))
-        dotted = MESSAGE.replace(b"hello\r\n", b"hello\r\n.leading dot\r\n")
-        for index in range(20):
-            transport.send(
-                envelope_from="a@example.org", recipient=f"r{index}@example.org", message=dotted
-            )
-        with pytest.raises(PermanentFailure) as refused:
-            transport.send(
-                envelope_from="a@example.org", recipient="nobody@example.org", message=MESSAGE
-            )
-        assert refused.value.code == 550
-        transport.send(envelope_from="a@example.org", recipient="last@example.org", message=MESSAGE)
-        assert transport._conn is not None and transport._conn.has_extn("pipelining")
-        transport.close()
-    finally:
-        controller.stop()
-    assert len(handler.received) == 21
-    assert b"\r\n.leading dot\r\n" in handler.received[0].data  # dot-stuffing undone by the server
+def test_stream_records_each_message_before_the_next_is_sent(smtp_server: SMTPServer) -> None:
+    # The ledger's promise: when the stream says "accepted", the next message's data has not
+    # left yet, so recording before reading on means at most one duplicate per crash.
+    refused = {"r3@example.org", "r11@example.org"}
+    smtp_server.handler.refuse_rcpt = lambda a: "550 5.1.1 no such user" if a in refused else None
+    smtp_server.handler.reply = lambda e: (
+        "451 4.3.0 later" if e.rcpt_tos == ["r7@example.org"] else None
+    )
+    transport = SMTPTransport(parse_smtp_url(smtp_server.url))
+    dotted = MESSAGE.replace(b"hello\r\n", b"hello\r\n.leading dot\r\n")
+    built: list[int] = []
+    outcomes: dict[int, object] = {}
+    for item, outcome in transport.send_many(_items(20, dotted, built)):
+        outcomes[item.key] = outcome
+        accepted = sum(isinstance(o, SendResult) for o in outcomes.values())
+        assert len(smtp_server.handler.received) == accepted
+        assert built[-1] <= item.key + 1  # built no further ahead than the next message
+    transport.close()
+    assert list(outcomes) == list(range(20)) and built == list(range(20))
+    assert isinstance(outcomes[3], PermanentFailure) and outcomes[3].code == 550
+    assert isinstance(outcomes[11], PermanentFailure)
+    assert isinstance(outcomes[7], TemporaryFailure) and outcomes[7].code == 451
+    assert sum(isinstance(o, SendResult) for o in outcomes.values()) == 17
+    assert len(smtp_server.handler.received) == 17
+    assert smtp_server.handler.connections == 1
+    assert b"\r\n.leading dot\r\n" in smtp_server.handler.received[0].data  # unstuffed
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_stream_survives_a_dropped_connection(smtp_server: SMTPServer, pipelining: bool) -> None:
+    smtp_server.handler.pipelining = pipelining
+    smtp_server.handler.fault = lambda e: "DROP" if e.rcpt_tos == ["r5@example.org"] else None
+    transport = SMTPTransport(parse_smtp_url(smtp_server.url))
+    outcomes = dict((item.key, outcome) for item, outcome in transport.send_many(_items(12)))
+    transport.close()
+    assert list(outcomes) == list(range(12))
+    lost = outcomes.pop(5)
+    assert isinstance(lost, TemporaryFailure) and "connection lost" in str(lost)
+    assert all(isinstance(o, SendResult) for o in outcomes.values())
+    assert sorted(r.rcpt_tos[0] for r in smtp_server.handler.received) == sorted(
+        f"r{i}@example.org" for i in range(12) if i != 5
+    )
+    assert smtp_server.handler.connections == 2
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_stream_rotates_connections(smtp_server: SMTPServer, pipelining: bool) -> None:
+    smtp_server.handler.pipelining = pipelining
+    transport = SMTPTransport(parse_smtp_url(smtp_server.url + "&max_per_connection=4"))
+    outcomes = [outcome for _, outcome in transport.send_many(_items(10))]
+    transport.close()
+    assert all(isinstance(o, SendResult) for o in outcomes) and len(outcomes) == 10
+    assert len(smtp_server.handler.received) == 10
+    assert smtp_server.handler.connections == 3
+
+
+def test_stream_left_early_does_not_reuse_the_connection(smtp_server: SMTPServer) -> None:
+    transport = SMTPTransport(parse_smtp_url(smtp_server.url))
+    stream = transport.send_many(_items(10))
+    next(stream)
+    next(stream)
+    stream.close()  # the caller stopped (paused campaign): the next envelope was in flight
+    assert transport._conn is None
+    transport.send(envelope_from="a@example.org", recipient="z@example.org", message=MESSAGE)
+    transport.close()
+    assert [r.rcpt_tos[0] for r in smtp_server.handler.received] == [
+        "r0@example.org",
+        "r1@example.org",
+        "z@example.org",
+    ]
+
+
+def test_stream_to_an_unreachable_server_fails_every_item_at_once() -> None:
+    from tests.servers import free_port
+
+    transport = SMTPTransport(parse_smtp_url(f"smtp://127.0.0.1:{free_port()}?timeout=2"))
+    outcomes = [outcome for _, outcome in transport.send_many(_items(5))]
+    assert len(outcomes) == 5 and all(isinstance(o, TemporaryFailure) for o in outcomes)
+
+
+def test_without_pipelining_commands_go_one_at_a_time(smtp_server: SMTPServer) -> None:
+    smtp_server.handler.pipelining = False
+    smtp_server.handler.refuse_rcpt = lambda a: (
+        "550 5.1.1 no such user" if a.startswith("r2@") else None
+    )
+    transport = SMTPTransport(parse_smtp_url(smtp_server.url))
+    outcomes = [outcome for _, outcome in transport.send_many(_items(5))]
+    assert transport._conn is not None and not transport._conn.has_extn("pipelining")
+    transport.close()
+    assert [type(o).__name__ for o in outcomes] == [
+        "SendResult",
+        "SendResult",
+        "PermanentFailure",
+        "SendResult",
+        "SendResult",
+    ]
+    assert len(smtp_server.handler.received) == 4 and smtp_server.handler.connections == 1

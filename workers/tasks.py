@@ -6,6 +6,7 @@ import datetime as dt
 import random
 from typing import Any
 
+from mailer.campaigns.journal import journal_directory
 from mailer.campaigns.missing import release_held
 from mailer.campaigns.plan import pending_batches, plan
 from mailer.campaigns.publish import publish
@@ -88,7 +89,7 @@ def send_confirmations_task(self: Any, subscriber_ids: list[int]) -> int:
 def sweep_task() -> dict[str, int]:
     """Beat: recover dead workers' rows and lost batches; nothing needs an operator."""
     rt = runtime()
-    result = sweep(rt.db, rt.org)
+    result = sweep(rt.db, rt.org, journals=journal_directory(rt.settings.data_dir))
     stale = dt.timedelta(seconds=rt.settings.lease_seconds)
     requeued = 0
     for campaign_id, ids in unqueued_batches(rt.db, size=rt.settings.batch_size, stale_after=stale):

@@ -3,32 +3,47 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from mailer.campaigns.audience import DIGEST, choose_version
 from mailer.campaigns.control import check_error_rate
+from mailer.campaigns.journal import Journal, Mark, fold, journal_directory, replay_orphans
 from mailer.campaigns.links import recipient_for
 from mailer.campaigns.plan import finish_if_complete
-from mailer.compose import MessageTemplate, build_template
-from mailer.errors import DeliveryError, NotFound, PermanentFailure, TemporaryFailure
+from mailer.compose import MessageTemplate, Recipient, build_template
+from mailer.errors import DeliveryError, NotFound, PermanentFailure
 from mailer.render.variant import render_digest, render_email
 from mailer.runtime import Runtime
 from mailer.statements.repository import group_of, load
 from mailer.store.models import Campaign, Delivery, Subscriber, utcnow
 from mailer.subscribers.suppression import suppress
+from mailer.transport.base import Outgoing, SendResult
 from mailer.transport.classify import Outcome, classify
 
-__all__ = ["MAX_ATTEMPTS", "BatchResult", "send_batch", "template_for"]
+__all__ = [
+    "FOLD_EVERY",
+    "FOLD_SECONDS",
+    "MAX_ATTEMPTS",
+    "BatchResult",
+    "send_batch",
+    "template_for",
+]
 
 log = logging.getLogger("mailer.send")
 
 MAX_ATTEMPTS = 8
-_CHECK_EVERY = 20  # messages between two looks at the campaign's state (pause, cancel)
+_CHECK_SECONDS = 0.25  # between two looks at the campaign's state (pause, cancel)
+# Accepted messages are journaled one by one and folded into the ledger at most this far apart:
+# the delay before `campaigns status` counts them.
+FOLD_EVERY = 100
+FOLD_SECONDS = 1.0
 
 
 @dataclass
@@ -100,68 +115,6 @@ def _claim(rt: Runtime, campaign_id: int, ids: list[int]) -> list[tuple[int, str
     return sorted((int(r[0]), str(r[1]), str(r[2])) for r in rows)
 
 
-_TABLE: Any = Delivery.__table__
-# Compiled once, run per accepted message on the batch's own connection: the ledger is
-# written before the next message goes, at a fraction of an ORM session's cost.
-_MARK_SENT = (
-    update(_TABLE)
-    .where(
-        _TABLE.c.campaign_id == bindparam("campaign"),
-        _TABLE.c.subscriber_id == bindparam("subscriber"),
-    )
-    .values(
-        status="sent",
-        sent_at=bindparam("sent_at"),
-        message_id=bindparam("message_id"),
-        last_reply=bindparam("reply"),
-        attempts=_TABLE.c.attempts + 1,
-        lease_until=None,
-    )
-)
-
-
-_SQLITE_MARK_SENT = (
-    "UPDATE deliveries SET status = 'sent', sent_at = ?, message_id = ?, last_reply = ?, "
-    "attempts = attempts + 1, lease_until = NULL WHERE campaign_id = ? AND subscriber_id = ?"
-)
-
-
-def mark_sent(
-    ledger: Connection, campaign_id: int, subscriber_id: int, message_id: str, reply: str
-) -> None:
-    """Record an accepted message and commit, before the next one is sent."""
-    now = utcnow()
-    if ledger.dialect.name == "sqlite":
-        # Straight through the driver: this runs once per message, and SQLAlchemy's
-        # statement machinery would cost more than SQLite itself. Same storage format
-        # as the UTCDateTime column (naive UTC text).
-        driver = ledger.connection.driver_connection
-        assert driver is not None
-        driver.execute(
-            _SQLITE_MARK_SENT,
-            (
-                now.strftime("%Y-%m-%d %H:%M:%S.%f"),
-                message_id,
-                reply[:500],
-                campaign_id,
-                subscriber_id,
-            ),
-        )
-        driver.commit()
-        return
-    ledger.execute(
-        _MARK_SENT,
-        {
-            "campaign": campaign_id,
-            "subscriber": subscriber_id,
-            "sent_at": now,
-            "message_id": message_id,
-            "reply": reply[:500],
-        },
-    )
-    ledger.commit()
-
-
 def _record(rt: Runtime, campaign_id: int, subscriber_id: int, **values: object) -> None:
     with rt.db.session() as session:
         session.execute(
@@ -204,82 +157,17 @@ def send_batch(rt: Runtime, campaign_id: int, subscriber_ids: list[int]) -> Batc
         result.stopped = state
         return result
     deadline = (started or utcnow()) + dt.timedelta(seconds=rt.settings.retry_deadline)
+    # A dead stream's accepted messages reach the ledger before any row can be claimed again.
+    replay_orphans(rt.db, journal_directory(rt.settings.data_dir))
     claimed = _claim(rt, campaign_id, subscriber_ids)
     if not claimed:
         return result
-    with rt.db.session() as session:
-        people = {
-            row.id: (row.email, row.name, row.status)
-            for row in session.scalars(
-                select(Subscriber).where(Subscriber.id.in_([c[0] for c in claimed]))
-            )
-        }
+    people = _people(rt, [c[0] for c in claimed])
     ledger = rt.db.engine.connect()
     try:
-        return _send_claimed(rt, campaign_id, claimed, people, deadline, result, ledger)
+        _send_claimed(rt, campaign_id, claimed, people, deadline, result, ledger)
     finally:
         ledger.close()
-
-
-def _send_claimed(
-    rt: Runtime,
-    campaign_id: int,
-    claimed: list[tuple[int, str, str]],
-    people: dict[int, tuple[str, str, str]],
-    deadline: dt.datetime,
-    result: BatchResult,
-    ledger: Connection,
-) -> BatchResult:
-    """Send each claimed row, recording each accepted message before the next."""
-    for index, (subscriber_id, statement_id, locale) in enumerate(claimed):
-        if index and index % _CHECK_EVERY == 0:
-            state, _ = _state(rt, campaign_id)
-            if state != "running":
-                _give_back(rt, campaign_id, [c[0] for c in claimed[index:]], state)
-                result.stopped = state
-                return result
-        person = people.get(subscriber_id)
-        if person is None or person[2] != "subscribed":
-            # Suppressed since planning (unsubscribed, bounced, erased): nothing more.
-            _record(
-                rt,
-                campaign_id,
-                subscriber_id,
-                status="skipped",
-                reason=person[2] if person else "forgotten",
-            )
-            result.skipped += 1
-            continue
-        email, name, _ = person
-        template = template_for(rt, campaign_id, statement_id, locale)
-        recipient = recipient_for(
-            signer=rt.signer,
-            org=rt.org,
-            public_url=rt.settings.public_url,
-            campaign_id=campaign_id,
-            subscriber_id=subscriber_id,
-            email=email,
-            name=name,
-        )
-        message = template.build(recipient)
-        if rt.dkim is not None:
-            message = rt.dkim.sign(message)
-        rt.limiter.acquire(email.rpartition("@")[2])
-        try:
-            reply = rt.transport.send(
-                envelope_from=template.envelope_from, recipient=email, message=message
-            )
-        except TemporaryFailure as exc:
-            _temporary(rt, campaign_id, subscriber_id, exc, result, deadline)
-            continue
-        except PermanentFailure as exc:
-            _permanent(rt, campaign_id, subscriber_id, exc)
-            result.failed += 1
-            continue
-        mark_sent(
-            ledger, campaign_id, subscriber_id, recipient.message_id, f"{reply.code} {reply.reply}"
-        )
-        result.sent += 1
     with rt.db.session() as session:
         if result.failed and check_error_rate(session, campaign_id, rt.settings.error_threshold):
             log.warning("campaign %s paused itself: too many failures", campaign_id)
@@ -293,6 +181,128 @@ def _send_claimed(
         len(result.retry),
     )
     return result
+
+
+def _people(rt: Runtime, ids: list[int]) -> dict[int, tuple[str, str, str]]:
+    """Address, name and status of each claimed subscriber (three columns, no ORM objects)."""
+    with rt.db.engine.connect() as connection:
+        rows = connection.execute(
+            select(Subscriber.id, Subscriber.email, Subscriber.name, Subscriber.status).where(
+                Subscriber.id.in_(ids)
+            )
+        )
+        return {row[0]: (row[1], row[2], row[3]) for row in rows}
+
+
+def _send_claimed(
+    rt: Runtime,
+    campaign_id: int,
+    claimed: list[tuple[int, str, str]],
+    people: dict[int, tuple[str, str, str]],
+    deadline: dt.datetime,
+    result: BatchResult,
+    ledger: Connection,
+) -> None:
+    """Stream the claimed rows to the transport, recording each outcome as it comes back: an
+    accepted message is committed to the ledger before the next message's data is sent."""
+    message_ids: dict[int, str] = {}
+    stopped_at: list[tuple[int, str]] = []
+
+    def outgoing() -> Iterator[Outgoing]:
+        looked = time.monotonic()
+        for index, (subscriber_id, statement_id, locale) in enumerate(claimed):
+            if time.monotonic() - looked >= _CHECK_SECONDS:
+                looked = time.monotonic()
+                state, _ = _state(rt, campaign_id)
+                if state != "running":
+                    stopped_at.append((index, state))
+                    return
+            person = people.get(subscriber_id)
+            if person is None or person[2] != "subscribed":
+                # Suppressed since planning (unsubscribed, bounced, erased): nothing more.
+                reason = person[2] if person else "forgotten"
+                _record(rt, campaign_id, subscriber_id, status="skipped", reason=reason)
+                result.skipped += 1
+                continue
+            email, name, _ = person
+            template = template_for(rt, campaign_id, statement_id, locale)
+            recipient = recipient_for(
+                signer=rt.signer,
+                org=rt.org,
+                public_url=rt.settings.public_url,
+                campaign_id=campaign_id,
+                subscriber_id=subscriber_id,
+                email=email,
+                name=name,
+            )
+            message_ids[subscriber_id] = recipient.message_id
+            rt.limiter.acquire(email.rpartition("@")[2])
+            yield Outgoing(
+                subscriber_id,
+                template.envelope_from,
+                email,
+                functools.partial(_message, rt, template, recipient),
+            )
+
+    journal = _open_journal(rt)
+    marks: list[Mark] = []
+    folded_at = time.monotonic()
+    try:
+        for item, outcome in rt.transport.send_many(outgoing()):
+            subscriber_id = item.key
+            if isinstance(outcome, SendResult):
+                mark = Mark(
+                    campaign_id,
+                    subscriber_id,
+                    utcnow(),
+                    message_ids.pop(subscriber_id),
+                    f"{outcome.code} {outcome.reply}",
+                )
+                result.sent += 1
+                if journal is None:
+                    fold(ledger, [mark])  # no journal: one commit per message
+                    continue
+                journal.append(mark)
+                marks.append(mark)
+                if len(marks) >= FOLD_EVERY or time.monotonic() - folded_at >= FOLD_SECONDS:
+                    fold(ledger, marks)
+                    marks.clear()
+                    folded_at = time.monotonic()
+            elif isinstance(outcome, PermanentFailure):
+                _permanent(rt, campaign_id, subscriber_id, outcome)
+                result.failed += 1
+            else:
+                _temporary(rt, campaign_id, subscriber_id, outcome, result, deadline)
+    finally:
+        if journal is not None:
+            _close_journal(journal, ledger, marks)
+    if stopped_at:
+        index, state = stopped_at[0]
+        _give_back(rt, campaign_id, [c[0] for c in claimed[index:]], state)
+        result.stopped = state
+
+
+def _open_journal(rt: Runtime) -> Journal | None:
+    try:
+        return Journal(journal_directory(rt.settings.data_dir))
+    except OSError as exc:
+        log.warning("no send journal (%s): the ledger is committed once per message", exc)
+        return None
+
+
+def _close_journal(journal: Journal, ledger: Connection, marks: list[Mark]) -> None:
+    try:
+        fold(ledger, marks)
+    except BaseException:
+        journal.release()  # kept for a replayer: its marks are not in the ledger yet
+        raise
+    journal.close()
+
+
+def _message(rt: Runtime, template: MessageTemplate, recipient: Recipient) -> bytes:
+    """One recipient's message bytes, DKIM-signed when a key is configured."""
+    message = template.build(recipient)
+    return rt.dkim.sign(message) if rt.dkim is not None else message
 
 
 def _temporary(

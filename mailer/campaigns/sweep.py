@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select, update
 
+from mailer.campaigns.journal import replay_orphans
 from mailer.campaigns.missing import release_held
 from mailer.campaigns.plan import finish_if_complete, pending_batches
 from mailer.org import OrgProfile
@@ -26,10 +28,19 @@ class SweepResult:
     finished: int
 
 
-def sweep(db: Database, org: OrgProfile, *, now: dt.datetime | None = None) -> SweepResult:
+def sweep(
+    db: Database,
+    org: OrgProfile,
+    *,
+    now: dt.datetime | None = None,
+    journals: Path | None = None,
+) -> SweepResult:
     """Expired leases (a worker died mid-batch) go back to pending: at most one duplicate per
-    crash (the message being sent when it died), never a loss. Then finish complete campaigns."""
+    crash (the message being sent when it died), never a loss. Then finish complete campaigns.
+    Dead workers' journals in `journals` are folded into the ledger first."""
     moment = now or utcnow()
+    if journals is not None:
+        replay_orphans(db, journals)
     with db.session() as session:
         expired = session.execute(
             update(Delivery)

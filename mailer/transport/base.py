@@ -1,11 +1,14 @@
-"""The transport protocol: hand one message to the next hop, say what it answered."""
+"""The transport protocol: hand messages to the next hop, say what it answered for each."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["SendResult", "Transport"]
+from mailer.errors import DeliveryError
+
+__all__ = ["Delivered", "Outgoing", "SendResult", "Transport", "send_each"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +19,21 @@ class SendResult:
     reply: str
 
 
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message of a stream. Its bytes are built when the transport is ready for them, so
+    that building overlaps with the server's work on the message before."""
+
+    key: int
+    envelope_from: str
+    recipient: str
+    build: Callable[[], bytes]
+
+
+# What the hop said about one message: accepted, or the failure (never raised in a stream).
+Delivered = SendResult | DeliveryError
+
+
 class Transport(Protocol):
     """Delivers message bytes; raises TemporaryFailure or PermanentFailure when not accepted."""
 
@@ -23,6 +41,27 @@ class Transport(Protocol):
         """Deliver one message to one recipient."""
         ...
 
+    def send_many(self, items: Iterable[Outgoing]) -> Iterator[tuple[Outgoing, Delivered]]:
+        """Deliver each item, yielding its outcome before the next message's data leaves, so
+        that the caller can record an accepted message before sending another."""
+        ...
+
     def close(self) -> None:
         """Release connections; the transport may be used again afterwards."""
         ...
+
+
+def send_each(
+    transport: Transport, items: Iterable[Outgoing]
+) -> Iterator[tuple[Outgoing, Delivered]]:
+    """`send_many` for transports with nothing to overlap: one `send` per item."""
+    for item in items:
+        try:
+            yield (
+                item,
+                transport.send(
+                    envelope_from=item.envelope_from, recipient=item.recipient, message=item.build()
+                ),
+            )
+        except DeliveryError as exc:
+            yield item, exc

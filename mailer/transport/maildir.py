@@ -6,10 +6,11 @@ import itertools
 import os
 import socket
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from mailer.errors import TemporaryFailure
-from mailer.transport.base import SendResult
+from mailer.transport.base import Delivered, Outgoing, SendResult, send_each
 
 __all__ = ["MaildirTransport"]
 
@@ -44,6 +45,10 @@ class MaildirTransport:
                 f"maildir {self.path}: {exc.strerror}", recipient=recipient
             ) from exc
         return SendResult(250, f"stored as {name}")
+
+    def send_many(self, items: Iterable[Outgoing]) -> Iterator[tuple[Outgoing, Delivered]]:
+        """One `send` per item."""
+        return send_each(self, items)
 
     def close(self) -> None:
         """Nothing to release."""

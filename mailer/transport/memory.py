@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from mailer.transport.base import SendResult
+from mailer.transport.base import Delivered, Outgoing, SendResult, send_each
 
 __all__ = ["MemoryTransport", "Sent"]
 
@@ -31,6 +32,10 @@ class MemoryTransport:
         with self._lock:
             self.outbox.append(Sent(envelope_from, recipient, message))
         return SendResult(250, "recorded")
+
+    def send_many(self, items: Iterable[Outgoing]) -> Iterator[tuple[Outgoing, Delivered]]:
+        """One `send` per item."""
+        return send_each(self, items)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import smtplib
 import ssl
 import threading
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from mailer.errors import DeliveryError, PermanentFailure, TemporaryFailure
-from mailer.transport.base import SendResult
+from mailer.transport.base import Delivered, Outgoing, SendResult
 from mailer.transport.classify import Outcome, classify
 
 __all__ = ["SMTPSettings", "SMTPTransport"]
+
+_MAXLINE = 8193  # smtplib's limit on one reply line, plus one
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,24 +96,138 @@ class SMTPTransport:
 
     def send(self, *, envelope_from: str, recipient: str, message: bytes) -> SendResult:
         """MAIL, RCPT, DATA on the open connection; one reconnect when it was dropped before DATA."""
+        item = Outgoing(0, envelope_from, recipient, lambda: message)
+        # Read the stream to its end: leaving it early would drop the connection.
+        ((_, outcome),) = list(self.send_many((item,)))
+        if isinstance(outcome, DeliveryError):
+            raise outcome
+        return outcome
+
+    def send_many(self, items: Iterable[Outgoing]) -> Iterator[tuple[Outgoing, Delivered]]:
+        """Each item on the open connection, its outcome yielded before the next data leaves.
+
+        With PIPELINING (RFC 2920) a message's data, its final dot and the next message's
+        MAIL, RCPT and DATA go in one write: one round trip per message, and the next message
+        is built while the server stores this one. A connection lost before an item's data
+        is sent gets one reconnect for that item; lost after, the item is a temporary
+        failure (the server may have kept it: at worst one duplicate, never a loss).
+        """
         with self._lock:
-            for attempt in (1, 2):
-                conn = self._connection()
+            queue = iter(items)
+            item = next(queue, None)
+            retried: Outgoing | None = None
+            while item is not None:
                 try:
-                    return self._transaction(conn, envelope_from, recipient, message)
-                except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
-                    self._drop(polite=False)
-                    if attempt == 2 or isinstance(exc, _AfterData):
-                        raise TemporaryFailure(
-                            f"connection lost: {exc}", recipient=recipient
-                        ) from exc
-            raise AssertionError("unreachable")
+                    conn = self._connection()
+                except TemporaryFailure as exc:
+                    # No server to talk to: every item left waits for a later attempt.
+                    for left in itertools.chain((item,), queue):
+                        yield left, TemporaryFailure(str(exc), recipient=left.recipient)
+                    return
+                if conn.has_extn("pipelining"):
+                    again = yield from self._stream(conn, item, queue)
+                else:
+                    again = yield from self._one_by_one(conn, item, queue)
+                if again is None:
+                    return
+                if again is retried:
+                    yield (
+                        again,
+                        TemporaryFailure("connection lost twice", recipient=again.recipient),
+                    )
+                    item = next(queue, None)
+                else:
+                    item = retried = again
+
+    def _one_by_one(
+        self, conn: smtplib.SMTP, item: Outgoing, queue: Iterator[Outgoing]
+    ) -> Generator[tuple[Outgoing, Delivered], None, Outgoing | None]:
+        """MAIL, RCPT, DATA and their replies in turn, for servers without PIPELINING; returns
+        the item to send on a new connection, or None when the queue is done."""
+        current: Outgoing | None = item
+        while current is not None:
+            if self._sent_on_conn >= self.settings.max_per_connection:
+                return current  # rotation, not a loss: the caller reconnects
+            try:
+                outcome: Delivered = self._transaction(
+                    conn, current.envelope_from, current.recipient, current.build()
+                )
+            except DeliveryError as exc:
+                outcome = exc
+            except _AfterData as exc:
+                self._drop(polite=False)
+                yield current, _lost(exc, current)
+                return next(queue, None)
+            except (OSError, smtplib.SMTPServerDisconnected):
+                self._drop(polite=False)
+                return current
+            yield current, outcome
+            current = next(queue, None)
+        return None
+
+    def _stream(
+        self, conn: smtplib.SMTP, item: Outgoing, queue: Iterator[Outgoing]
+    ) -> Generator[tuple[Outgoing, Delivered], None, Outgoing | None]:
+        """The pipelined loop; returns the item to send on a new connection, or None."""
+        sock = conn.sock
+        assert sock is not None
+        if conn.file is None:
+            conn.file = sock.makefile("rb")
+        reader = conn.file
+        current, following = item, None
+        data_sent = False
+        try:
+            sock.sendall(_envelope(current))
+            body = current.build()
+            while True:
+                refused = _envelope_refused(reader, current)
+                if refused is not None:
+                    data_code, error = refused
+                    yield current, error
+                    following = next(queue, None)
+                    # End a DATA the server accepted anyway (RFC 2920 3.1), then RSET.
+                    cleanup = (b".\r\n" if data_code == 354 else b"") + b"RSET\r\n"
+                    sock.sendall(cleanup + (_envelope(following) if following else b""))
+                    for _ in range(2 if data_code == 354 else 1):
+                        _reply(reader)
+                    if following is None:
+                        return None
+                    current, following = following, None
+                    body = current.build()
+                    continue
+                rotate = self._sent_on_conn + 1 >= self.settings.max_per_connection
+                following = None if rotate else next(queue, None)
+                data_sent = True
+                sock.sendall(_dot_stuffed(body) + (_envelope(following) if following else b""))
+                next_body = following.build() if following else b""
+                code, text = _reply(reader)
+                data_sent = False
+                if code == 250:
+                    self._sent_on_conn += 1
+                    yield current, SendResult(code, text)
+                else:
+                    yield current, _failure(code, text, current.recipient)
+                if following is None:
+                    if rotate:
+                        self._drop(polite=True)
+                        return next(queue, None)
+                    return None
+                current, following, body = following, None, next_body
+        except (OSError, smtplib.SMTPServerDisconnected) as exc:
+            self._drop(polite=False)
+            if data_sent:
+                yield current, _lost(exc, current)
+                return following if following is not None else next(queue, None)
+            return current
+        except BaseException:
+            # The caller stopped reading mid-stream, or failed: the server's state is unknown,
+            # so the connection is not reused.
+            self._drop(polite=False)
+            raise
 
     def _transaction(
         self, conn: smtplib.SMTP, sender: str, recipient: str, message: bytes
     ) -> SendResult:
-        if conn.has_extn("pipelining"):
-            return self._pipelined(conn, sender, recipient, message)
         code, reply = conn.mail(sender)
         if code != 250:
             self._reset(conn)
@@ -131,39 +250,6 @@ class SMTPTransport:
         self._sent_on_conn += 1
         return SendResult(code, _text(reply))
 
-    def _pipelined(
-        self, conn: smtplib.SMTP, sender: str, recipient: str, message: bytes
-    ) -> SendResult:
-        """RFC 2920: MAIL, RCPT and DATA in one write, their three replies read together."""
-        conn.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n")
-        replies = [conn.getreply() for _ in range(3)]
-        (mail_code, _), (rcpt_code, _), (data_code, data_reply) = replies
-        if mail_code != 250 or rcpt_code not in (250, 251) or data_code != 354:
-            if data_code == 354:
-                # DATA was accepted although MAIL or RCPT failed: end it empty (RFC 2920 3.1).
-                conn.send(b".\r\n")
-                conn.getreply()
-            self._reset(conn)
-            code, reply = next(
-                ((c, r) for c, r in replies[:2] if c not in (250, 251)), (data_code, data_reply)
-            )
-            raise _failure(code, reply, recipient)
-        body = _quote_periods(message)
-        if not body.endswith(b"\r\n"):
-            body += b"\r\n"
-        try:
-            conn.send(body + b".\r\n")
-            code, reply = conn.getreply()
-        except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
-            # The server may have stored the message before the line dropped: retrying
-            # risks one duplicate, never a loss.
-            raise _AfterData(str(exc)) from exc
-        if code != 250:
-            self._reset(conn)
-            raise _failure(code, reply, recipient)
-        self._sent_on_conn += 1
-        return SendResult(code, _text(reply))
-
     @staticmethod
     def _reset(conn: smtplib.SMTP) -> None:
         with contextlib.suppress(OSError, smtplib.SMTPException):
@@ -179,11 +265,50 @@ class _AfterData(smtplib.SMTPServerDisconnected):
     """The connection dropped during DATA."""
 
 
-def _quote_periods(data: bytes) -> bytes:
-    # RFC 5321 4.5.2: a line starting with "." gets one more (what smtplib.data does, with
-    # a regular expression ten times slower on a 20 KB message).
+def _dot_stuffed(data: bytes) -> bytes:
+    """The DATA payload and its final dot. RFC 5321 4.5.2: a line starting with "." gets one
+    more (what smtplib.data does, with a regular expression ten times slower on 20 KB)."""
     quoted = data.replace(b"\n.", b"\n..")
-    return b"." + quoted if quoted.startswith(b".") else quoted
+    if quoted.startswith(b"."):
+        quoted = b"." + quoted
+    return quoted + (b".\r\n" if quoted.endswith(b"\r\n") else b"\r\n.\r\n")
+
+
+def _envelope(item: Outgoing) -> bytes:
+    return f"MAIL FROM:<{item.envelope_from}>\r\nRCPT TO:<{item.recipient}>\r\nDATA\r\n".encode()
+
+
+def _reply(reader: BinaryIO) -> tuple[int, str]:
+    """One SMTP reply, one line or several: its code and its text."""
+    line = reader.readline(_MAXLINE)
+    if not line:
+        raise smtplib.SMTPServerDisconnected("connection closed by the server")
+    text = line[4:].strip()
+    while line[3:4] == b"-":
+        line = reader.readline(_MAXLINE)
+        if not line:
+            raise smtplib.SMTPServerDisconnected("connection closed by the server")
+        text += b"\n" + line[4:].strip()
+    try:
+        code = int(line[:3])
+    except ValueError:
+        code = -1
+    return code, text.decode("utf-8", "replace")
+
+
+def _envelope_refused(reader: BinaryIO, item: Outgoing) -> tuple[int, DeliveryError] | None:
+    """Read the replies to MAIL, RCPT and DATA: None when the server waits for the data,
+    else DATA's reply code and the first refusal."""
+    replies = [_reply(reader) for _ in range(3)]
+    (mail_code, _), (rcpt_code, _), (data_code, _) = replies
+    if mail_code == 250 and rcpt_code in (250, 251) and data_code == 354:
+        return None
+    code, text = next(((c, t) for c, t in replies[:2] if c not in (250, 251)), replies[2])
+    return data_code, _failure(code, text, item.recipient)
+
+
+def _lost(exc: BaseException, item: Outgoing) -> TemporaryFailure:
+    return TemporaryFailure(f"connection lost: {exc}", recipient=item.recipient)
 
 
 def _text(reply: bytes | str) -> str:
