@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import time
 from typing import Any
 
 from mailer.campaigns.journal import journal_directory
 from mailer.campaigns.missing import release_held
-from mailer.campaigns.plan import pending_batches, plan
+from mailer.campaigns.plan import pending_batches, plan_pages
 from mailer.campaigns.publish import publish
 from mailer.campaigns.run import MAX_ATTEMPTS, send_batch
-from mailer.campaigns.sweep import mark_queued, sweep, unqueued_batches
+from mailer.campaigns.sweep import mark_queued, sweep, unfinished_plans, unqueued_batches
 from mailer.campaigns.tick import tick
+from mailer.store.models import utcnow
 from mailer.subscribers.confirm import send_confirmations
 from workers.app import app, runtime
+
+# Seconds of planning per task after the first page (see `dispatch`).
+PLAN_SLICE_SECONDS = 5.0
 
 __all__ = [
     "announce_statement",
@@ -27,14 +32,30 @@ __all__ = [
 ]
 
 
-def dispatch(campaign_id: int) -> int:
-    """Plan the campaign (once) and queue its pending rows in batches; returns batches queued."""
+def dispatch(campaign_id: int, since: str | None = None) -> int:
+    """Plan the campaign (once) and queue its pending rows in batches; returns batches queued.
+
+    Planning goes in slices: the first page, then about PLAN_SLICE_SECONDS of pages per
+    task, each page's batches queued as soon as it is committed and the rest of the plan
+    queued behind them. The first messages leave at once, even on a single embedded worker,
+    and a large audience is planned while it is being sent. `since` is when the first
+    slice began: every slice decides with the same clock."""
     rt = runtime()
-    plan(rt.db, rt.org, campaign_id)
+    size = rt.settings.batch_size
+    started = dt.datetime.fromisoformat(since) if since else utcnow()
+    deadline = time.monotonic() + (PLAN_SLICE_SECONDS if since else 0.0)
+    queued = 0
+    for ids in plan_pages(rt.db, rt.org, campaign_id, now=started):
+        for first in range(0, len(ids), size):
+            send_batch_task.delay(campaign_id, ids[first : first + size])
+            queued += 1
+        if time.monotonic() >= deadline:
+            start_campaign.delay(campaign_id, started.isoformat())  # the rest, behind these
+            return queued
     # Subscribers held for a translation that has arrived, or whose wait is over, go now.
     release_held(rt.db, rt.org)
-    queued = 0
-    for ids in pending_batches(rt.db, campaign_id, rt.settings.batch_size):
+    # Rows planned earlier (a resume, a plan made elsewhere) or given back by a pause.
+    for ids in pending_batches(rt.db, campaign_id, size, queued_before=started):
         mark_queued(rt.db, campaign_id, ids)
         send_batch_task.delay(campaign_id, ids)
         queued += 1
@@ -53,9 +74,10 @@ def announce_statement(statement_id: str) -> int | None:
 
 
 @app.task(name="mailer.start_campaign")
-def start_campaign(campaign_id: int) -> int:
-    """An explicit campaign (mailer send, campaigns send, resume): plan and queue it."""
-    dispatch(campaign_id)
+def start_campaign(campaign_id: int, since: str | None = None) -> int:
+    """An explicit campaign (mailer send, campaigns send, resume): plan and queue it; with
+    `since`, the next slice of its plan."""
+    dispatch(campaign_id, since)
     return campaign_id
 
 
@@ -91,6 +113,8 @@ def sweep_task() -> dict[str, int]:
     rt = runtime()
     result = sweep(rt.db, rt.org, journals=journal_directory(rt.settings.data_dir))
     stale = dt.timedelta(seconds=rt.settings.lease_seconds)
+    for campaign_id in unfinished_plans(rt.db, stale_after=stale):
+        start_campaign.delay(campaign_id)  # its planner died: plan the rest (resumable)
     requeued = 0
     for campaign_id, ids in unqueued_batches(rt.db, size=rt.settings.batch_size, stale_after=stale):
         mark_queued(rt.db, campaign_id, ids)

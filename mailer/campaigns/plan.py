@@ -22,9 +22,10 @@ from mailer.store.models import Campaign, Delivery, Subscriber, Suppression, utc
 from mailer.subscribers.segment_parse import Empty, Flag, Node, Or
 from mailer.subscribers.segment_sql import compile_segment, segment_condition
 
-__all__ = ["PlanResult", "announce", "create_campaign", "pending_batches", "plan"]
+__all__ = ["PlanResult", "announce", "create_campaign", "pending_batches", "plan", "plan_pages"]
 
 _PAGE = 5000
+_FIRST_PAGE = 500  # small, so that the first messages leave at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +83,16 @@ def announce(db: Database, statement_id: str, *, missing: str = "fallback") -> t
 
 
 def audience(
-    session: Session, campaign: Campaign, org: OrgProfile, *, now: dt.datetime
+    session: Session,
+    campaign: Campaign,
+    org: OrgProfile,
+    *,
+    now: dt.datetime,
+    after: int = 0,
+    page_size: int = _PAGE,
 ) -> Iterator[list[tuple[int, Decision]]]:
-    """Every subscriber's decision for a campaign, page by page (pure reads: dry runs use it)."""
+    """Every subscriber's decision for a campaign (those with an id above `after`), page by
+    page (pure reads: dry runs use it)."""
     digest = campaign.kind == "digest"
     versions = [] if digest else group_of(session, campaign.translation_key)
     if not digest and not versions:
@@ -123,11 +131,11 @@ def audience(
         recent.label("recent"),
     )
     wait = wait_seconds(campaign.missing) is not None
-    last_id = 0
+    last_id = after
     while True:
         # Keyset pagination: constant cost per page, whatever the table size.
         page = session.execute(
-            select(*columns).where(Subscriber.id > last_id).order_by(Subscriber.id).limit(_PAGE)
+            select(*columns).where(Subscriber.id > last_id).order_by(Subscriber.id).limit(page_size)
         ).all()
         if not page:
             return
@@ -166,48 +174,87 @@ def plan(
     db: Database, org: OrgProfile, campaign_id: int, *, now: dt.datetime | None = None
 ) -> PlanResult:
     """Decide for every subscriber and write the ledger; a campaign is planned once."""
-    moment = now or utcnow()
+    for _ in plan_pages(db, org, campaign_id, now=now):
+        pass
     with db.session() as session:
-        campaign = session.get(Campaign, campaign_id, with_for_update=not db.is_sqlite)
-        if campaign is None:
-            raise NotFound("campaign", campaign_id)
-        if campaign.state != "planning":
-            total = session.query(Delivery).filter(Delivery.campaign_id == campaign_id).count()
-            pending = (
-                session.query(Delivery)
-                .filter(Delivery.campaign_id == campaign_id, Delivery.status == "pending")
-                .count()
-            )
-            return PlanResult(campaign_id, total, pending)
-        hold = wait_seconds(campaign.missing)
-        hold_until = moment + dt.timedelta(seconds=hold) if hold else None
-        total = pending = held = 0
-        for page in audience(session, campaign, org, now=moment):
-            rows = [
-                {
-                    "campaign_id": campaign_id,
-                    "subscriber_id": sub_id,
-                    "locale": decision.locale,
-                    "version_lang": decision.version_lang,
-                    "statement_id": decision.statement_id,
-                    "status": "pending"
-                    if decision.send
-                    else ("held" if decision.hold else "skipped"),
-                    "reason": decision.reason,
-                    "hold_until": hold_until if decision.hold else None,
-                    "attempts": 0,
-                }
-                for sub_id, decision in page
-            ]
-            pending += sum(1 for _, d in page if d.send)
-            held += sum(1 for _, d in page if d.hold)
-            session.execute(insert(Delivery), rows)
-            total += len(rows)
-        campaign.state = "running" if pending or held else "done"
-        campaign.started_at = moment
-        if not (pending or held):
-            campaign.finished_at = moment
-        return PlanResult(campaign_id, total, pending)
+        total, pending = session.execute(
+            select(
+                func.count(Delivery.id),
+                func.coalesce(func.sum(case((Delivery.status == "pending", 1), else_=0)), 0),
+            ).where(Delivery.campaign_id == campaign_id)
+        ).one()
+    return PlanResult(campaign_id, int(total), int(pending))
+
+
+def plan_pages(
+    db: Database, org: OrgProfile, campaign_id: int, *, now: dt.datetime | None = None
+) -> Iterator[list[int]]:
+    """Write the ledger page by page, each page committed on its own, and yield the ids to
+    send of each page as soon as it is committed: the first messages leave while the rest
+    of a large audience is planned. Resumes where an interrupted plan stopped; two planners
+    of one campaign interleave their pages safely; nothing happens once it is planned."""
+    moment = now or utcnow()
+    size = _FIRST_PAGE
+    while True:
+        try:
+            with db.session() as session:
+                page = _plan_page(session, org, campaign_id, moment, size)
+        except IntegrityError:
+            continue  # another planner wrote this page first: read where it stopped
+        if page is None:
+            return
+        yield page
+        size = _PAGE
+
+
+def _plan_page(
+    session: Session, org: OrgProfile, campaign_id: int, moment: dt.datetime, size: int
+) -> list[int] | None:
+    """Plan the next page of a campaign; its ids to send, or None when there is nothing left."""
+    # FOR UPDATE serialises two planners on PostgreSQL; SQLite has a single writer anyway.
+    locking = session.get_bind().dialect.name != "sqlite"
+    campaign = session.get(Campaign, campaign_id, with_for_update=locking)
+    if campaign is None:
+        raise NotFound("campaign", campaign_id)
+    if campaign.state in ("cancelled", "missed", "done"):
+        return None
+    if campaign.state == "planning":
+        campaign.state = "running"  # a paused campaign stays paused while it is planned
+    campaign.started_at = campaign.started_at or moment
+    if campaign.planned_at is not None:
+        return None
+    last = session.scalar(
+        select(func.max(Delivery.subscriber_id)).where(Delivery.campaign_id == campaign_id)
+    )
+    page = next(audience(session, campaign, org, now=moment, after=last or 0, page_size=size), [])
+    if not page:
+        campaign.planned_at = moment
+        session.flush()
+        finish_if_complete(session, campaign_id)
+        return None
+    hold = wait_seconds(campaign.missing)
+    hold_until = moment + dt.timedelta(seconds=hold) if hold else None
+    session.execute(
+        insert(Delivery),
+        [
+            {
+                "campaign_id": campaign_id,
+                "subscriber_id": sub_id,
+                "locale": decision.locale,
+                "version_lang": decision.version_lang,
+                "statement_id": decision.statement_id,
+                "status": "pending" if decision.send else ("held" if decision.hold else "skipped"),
+                "reason": decision.reason,
+                "hold_until": hold_until if decision.hold else None,
+                "attempts": 0,
+                # The caller queues the page once committed; if it dies first, the sweep
+                # re-queues these rows when this time is stale.
+                "queued_at": moment if decision.send else None,
+            }
+            for sub_id, decision in page
+        ],
+    )
+    return [sub_id for sub_id, decision in page if decision.send]
 
 
 def _flag(condition: ColumnElement[bool], name: str) -> Any:
@@ -257,7 +304,11 @@ def finish_if_complete(session: Session, campaign_id: int) -> bool:
         return False
     result = session.execute(
         update(Campaign)
-        .where(Campaign.id == campaign_id, Campaign.state == "running")
+        .where(
+            Campaign.id == campaign_id,
+            Campaign.state == "running",
+            Campaign.planned_at.is_not(None),  # rows of pages not planned yet are not counted
+        )
         .values(state="done", finished_at=utcnow())
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ from mailer.org import OrgProfile
 from mailer.store.db import Database
 from mailer.store.models import Campaign, Delivery, utcnow
 
-__all__ = ["SweepResult", "mark_queued", "sweep", "unqueued_batches"]
+__all__ = ["SweepResult", "mark_queued", "sweep", "unfinished_plans", "unqueued_batches"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,30 @@ def sweep(
         ).all():
             finished += finish_if_complete(session, campaign_id)
     return SweepResult(int(expired), released, finished)
+
+
+def unfinished_plans(
+    db: Database, *, stale_after: dt.timedelta, now: dt.datetime | None = None
+) -> list[int]:
+    """Running campaigns whose plan is not complete, started long ago, with nothing left to
+    send of what is planned: the task planning the rest was lost (a killed worker, Redis)."""
+    cutoff = (now or utcnow()) - stale_after
+    waiting = (
+        select(Delivery.id)
+        .where(Delivery.campaign_id == Campaign.id, Delivery.status.in_(("pending", "sending")))
+        .exists()
+    )
+    with db.session() as session:
+        return list(
+            session.scalars(
+                select(Campaign.id).where(
+                    Campaign.state == "running",
+                    Campaign.planned_at.is_(None),
+                    Campaign.started_at < cutoff,
+                    ~waiting,
+                )
+            )
+        )
 
 
 def unqueued_batches(

@@ -143,6 +143,9 @@ class Campaign(Base):
     send_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Set when the ledger has a row for every subscriber: planning goes page by page, and
+    # the first pages are being sent while the next are planned.
+    planned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
