@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from mailer.compose import Recipient
 from mailer.org import OrgProfile
 from mailer.tokens import TokenSigner
@@ -33,7 +31,8 @@ def recipient_for(
         name=name,
         message_id=message_id(signer, org, campaign_id, subscriber_id),
         unsubscribe_url=f"{public_url}/u/{unsubscribe}",
-        unsubscribe_mailto=f"mailto:{org.mailto_unsubscribe}?subject={quote('unsubscribe ' + unsubscribe)}",
+        # Tokens are URL-safe base64 and dots: only the space needs quoting.
+        unsubscribe_mailto=f"mailto:{org.mailto_unsubscribe}?subject=unsubscribe%20{unsubscribe}",
         preferences_url=f"{public_url}/preferences/{signer.sign(subscriber_id, 'preferences')}",
         view_url=f"{public_url}/view/{campaign_id}/{signer.sign(subscriber_id, 'view')}",
     )
