@@ -1,4 +1,4 @@
-"""Create a campaign for an announcement and write its ledger: one row per subscriber, in one go."""
+"""Create a campaign for an announcement and write its ledger: one row per subscriber, page by page."""
 
 from __future__ import annotations
 
