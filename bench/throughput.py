@@ -380,10 +380,10 @@ def _embedded_latency(env: dict[str, str], tmp: Path) -> float:
 def _latency(rt: Any) -> float:
     """Publish to one recipient while the workers run: seconds until the server accepted it
     (the ledger's sent_at is written right after the server's 250)."""
-    from sqlalchemy import select
 
+    from bench.latency import first_sent_at
     from mailer.campaigns.plan import create_campaign
-    from mailer.store.models import Delivery, utcnow
+    from mailer.store.models import utcnow
     from workers.tasks import start_campaign
 
     with rt.db.session() as session:
@@ -395,18 +395,8 @@ def _latency(rt: Any) -> float:
         )
     published = utcnow()
     start_campaign.delay(campaign.id)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with rt.db.session() as session:
-            sent = session.scalars(
-                select(Delivery.sent_at).where(
-                    Delivery.campaign_id == campaign.id, Delivery.status == "sent"
-                )
-            ).first()
-        if sent is not None:
-            return round((sent - published).total_seconds(), 3)
-        time.sleep(0.01)
-    return float("inf")
+    sent = first_sent_at(rt, campaign.id)
+    return float("inf") if sent is None else round((sent - published).total_seconds(), 3)
 
 
 if __name__ == "__main__":
