@@ -112,3 +112,21 @@ def test_a_campaign_cancelled_while_planned_stops_planning(
     assert list(pages) == []
     assert _rows(rt, campaign_id) == 500
     assert _campaign(rt, campaign_id).state == "cancelled"
+
+
+def test_a_batch_finds_its_rows_by_subscriber_not_by_scanning_the_campaign(
+    tmp_path: Path,
+) -> None:
+    # Claiming 250 listed rows must cost 250 index lookups, not a scan of every pending row
+    # of the campaign (quadratic over a million-recipient campaign).
+    from sqlalchemy import select, text
+
+    from mailer.campaigns.run import claimable
+
+    rt, campaign_id = _runtime(f"sqlite:///{tmp_path}/mailer.db", tmp_path)
+    plan(rt.db, rt.org, campaign_id)
+    query = select(Delivery.id).where(*claimable(campaign_id, list(range(1, 251))))
+    sql = str(query.compile(rt.db.engine, compile_kwargs={"literal_binds": True}))
+    with rt.db.engine.connect() as connection:
+        steps = [row[-1] for row in connection.execute(text("EXPLAIN QUERY PLAN " + sql))]
+    assert any("campaign_id=? AND subscriber_id=?" in step for step in steps), steps
