@@ -57,13 +57,16 @@ class RecordingHandler:
     # in order but does not say so); False tests the one-command-at-a-time path.
     pipelining: bool = True
 
-    # (address) -> None (accept) or the reply refusing that recipient at RCPT.
+    # (address) -> None (accept), the reply refusing that recipient at RCPT, or "DROP".
     refuse_rcpt: Callable[[str], str | None] | None = None
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
         answer = self.refuse_rcpt(address) if self.refuse_rcpt is not None else None
+        if answer == "DROP":
+            server.transport.close()  # the line drops before the data
+            return "421 4.4.2 connection dropped"
         if answer is not None:
             return answer
         envelope.rcpt_tos.append(address)

@@ -201,6 +201,31 @@ def test_stream_rotates_connections(smtp_server: SMTPServer, pipelining: bool) -
     assert smtp_server.handler.connections == 3
 
 
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_a_message_cut_before_its_data_is_retried_once_even_after_a_rotation(
+    smtp_server: SMTPServer, pipelining: bool
+) -> None:
+    smtp_server.handler.pipelining = pipelining
+    drops = {"r2@example.org": 1, "r4@example.org": 2}
+
+    def drop(address: str) -> str | None:
+        if drops.get(address, 0) > 0:
+            drops[address] -= 1
+            return "DROP"
+        return None
+
+    smtp_server.handler.refuse_rcpt = drop
+    # r2 comes right after a rotation: a new connection, not a retry.
+    transport = SMTPTransport(parse_smtp_url(smtp_server.url + "&max_per_connection=2"))
+    outcomes = dict((item.key, outcome) for item, outcome in transport.send_many(_items(6)))
+    transport.close()
+    assert isinstance(outcomes.pop(4), TemporaryFailure)  # cut twice: left for later
+    assert all(isinstance(o, SendResult) for o in outcomes.values())
+    assert sorted(r.rcpt_tos[0] for r in smtp_server.handler.received) == [
+        f"r{i}@example.org" for i in (0, 1, 2, 3, 5)
+    ]
+
+
 def test_stream_left_early_does_not_reuse_the_connection(smtp_server: SMTPServer) -> None:
     transport = SMTPTransport(parse_smtp_url(smtp_server.url))
     stream = transport.send_many(_items(10))

@@ -42,6 +42,8 @@ class SMTPTransport:
         self._conn: smtplib.SMTP | None = None
         self._sent_on_conn = 0
         self._lock = threading.Lock()
+        # The item a lost connection interrupted before its data (set by the send loops).
+        self._interrupted: Outgoing | None = None
 
     def _tls_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context()
@@ -124,12 +126,16 @@ class SMTPTransport:
                     for left in itertools.chain((item,), queue):
                         yield left, TemporaryFailure(str(exc), recipient=left.recipient)
                     return
+                self._interrupted = None
                 if conn.has_extn("pipelining"):
                     again = yield from self._stream(conn, item, queue)
                 else:
                     again = yield from self._one_by_one(conn, item, queue)
                 if again is None:
                     return
+                if again is not self._interrupted:
+                    item = again  # rotated, or a loss already reported: nothing to retry
+                    continue
                 if again is retried:
                     yield (
                         again,
@@ -160,6 +166,7 @@ class SMTPTransport:
                 return next(queue, None)
             except (OSError, smtplib.SMTPServerDisconnected):
                 self._drop(polite=False)
+                self._interrupted = current
                 return current
             yield current, outcome
             current = next(queue, None)
@@ -217,7 +224,10 @@ class SMTPTransport:
             self._drop(polite=False)
             if data_sent:
                 yield current, _lost(exc, current)
+                # The next envelope was in flight with the data: that item is interrupted.
+                self._interrupted = following
                 return following if following is not None else next(queue, None)
+            self._interrupted = current
             return current
         except BaseException:
             # The caller stopped reading mid-stream, or failed: the server's state is unknown,
