@@ -132,9 +132,9 @@ _FOLD = (
 )
 
 _SQLITE_FOLD = (
-    "UPDATE deliveries SET status = 'sent', sent_at = ?, updated_at = ?, message_id = ?, "
-    "last_reply = ?, attempts = attempts + 1, lease_until = NULL "
-    "WHERE campaign_id = ? AND subscriber_id = ? AND status != 'sent'"
+    "UPDATE deliveries SET status = 'sent', sent_at = ?1, updated_at = ?1, message_id = ?2, "
+    "last_reply = ?3, attempts = attempts + 1, lease_until = NULL "
+    "WHERE campaign_id = ?4 AND subscriber_id = ?5 AND status != 'sent'"
 )
 
 
@@ -150,7 +150,6 @@ def fold(ledger: Connection, marks: Iterable[Mark]) -> None:
             _SQLITE_FOLD,
             [
                 (
-                    _sqlite_time(m.sent_at),
                     _sqlite_time(m.sent_at),
                     m.message_id,
                     m.reply[:500],
