@@ -1,19 +1,23 @@
 """Compose the message bytes: headers once per variant, personal headers and bodies per recipient.
 
-Pure: no I/O. The result is RFC 5322 with CRLF line ends, ready for SMTP DATA.
+Pure: no I/O. The result is RFC 5322 with CRLF line ends; `build_data` gives it as SMTP DATA
+sends it, dot-stuffed from parts stuffed once per variant.
 """
 
 from __future__ import annotations
 
 import binascii
+import dataclasses
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.header import Header
 from email.utils import formataddr, formatdate
 
 from mailer.render.personalise import Compiled
 from mailer.render.variant import RenderedEmail
+from mailer.transport.base import DATA_END, dot_stuffed
 
 __all__ = ["MessageTemplate", "Recipient", "build_template"]
 
@@ -71,12 +75,29 @@ def _qp_segments(compiled: Compiled) -> tuple[bytes, ...]:
     return tuple(_qp(part) + SOFT_BREAK for part in compiled.parts)
 
 
-def _fill_qp(segments: tuple[bytes, ...], compiled: Compiled, values: dict[str, str]) -> bytes:
+def _fill_qp(
+    segments: tuple[bytes, ...],
+    compiled: Compiled,
+    values: dict[str, str],
+    finish: Callable[[bytes], bytes] = bytes,
+) -> bytes:
     out = [segments[0]]
     for field, segment in zip(compiled.fields, segments[1:], strict=True):
-        out.append(_qp(compiled.escape(values[field])) + SOFT_BREAK)
+        out.append(finish(_qp(compiled.escape(values[field]))) + SOFT_BREAK)
         out.append(segment)
     return b"".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class _Stuffed:
+    """A template's constant pieces, dot-stuffed once."""
+
+    head: bytes
+    text_head: bytes
+    html_head: bytes
+    closing: bytes
+    text_segments: tuple[bytes, ...]
+    html_segments: tuple[bytes, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,16 +113,54 @@ class MessageTemplate:
     list_headers: bool = True
     text_segments: tuple[bytes, ...] = ()
     html_segments: tuple[bytes, ...] = ()
+    stuffed: _Stuffed | None = None
 
     def build(self, recipient: Recipient, *, date: str | None = None) -> bytes:
         """The full message for one recipient."""
-        fields = {
+        fields = self._fields(recipient)
+        return b"".join(
+            (
+                self._personal(recipient, date),
+                self.head,
+                self.text_head,
+                _fill_qp(self.text_segments, self.variant.text, fields),
+                self.html_head,
+                _fill_qp(self.html_segments, self.variant.html, fields),
+                self.closing,
+            )
+        )
+
+    def build_data(self, recipient: Recipient, *, date: str | None = None) -> bytes:
+        """`build`'s message as SMTP DATA sends it: dot-stuffed and ended by the final dot.
+
+        Every piece of a message begins a line (each ends with a line break), so stuffing
+        each piece alone stuffs the whole: the constant ones once per variant, only the
+        short personal ones per recipient."""
+        stuffed = self.stuffed or _stuff_template(self)
+        fields = self._fields(recipient)
+        return b"".join(
+            (
+                dot_stuffed(self._personal(recipient, date)),
+                stuffed.head,
+                stuffed.text_head,
+                _fill_qp(stuffed.text_segments, self.variant.text, fields, dot_stuffed),
+                stuffed.html_head,
+                _fill_qp(stuffed.html_segments, self.variant.html, fields, dot_stuffed),
+                stuffed.closing,
+                DATA_END,
+            )
+        )
+
+    def _fields(self, recipient: Recipient) -> dict[str, str]:
+        return {
             "greeting": self.variant.greeting(recipient.name),
             "unsubscribe_url": recipient.unsubscribe_url,
             "preferences_url": recipient.preferences_url,
             "view_url": recipient.view_url,
             "confirm_url": recipient.confirm_url,
         }
+
+    def _personal(self, recipient: Recipient, date: str | None) -> bytes:
         lines = [
             f"To: {_phrase_address(recipient.name, recipient.email)}",
             f"Date: {date or _now_header()}",
@@ -113,18 +172,18 @@ class MessageTemplate:
             lines.append(
                 f"List-Unsubscribe: <{recipient.unsubscribe_url}>, <{recipient.unsubscribe_mailto}>"
             )
-        personal = ("\r\n".join(lines) + "\r\n").encode("utf-8")
-        return b"".join(
-            (
-                personal,
-                self.head,
-                self.text_head,
-                _fill_qp(self.text_segments, self.variant.text, fields),
-                self.html_head,
-                _fill_qp(self.html_segments, self.variant.html, fields),
-                self.closing,
-            )
-        )
+        return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+
+
+def _stuff_template(template: MessageTemplate) -> _Stuffed:
+    return _Stuffed(
+        head=dot_stuffed(template.head),
+        text_head=dot_stuffed(template.text_head),
+        html_head=dot_stuffed(template.html_head),
+        closing=dot_stuffed(template.closing),
+        text_segments=tuple(dot_stuffed(s) for s in template.text_segments),
+        html_segments=tuple(dot_stuffed(s) for s in template.html_segments),
+    )
 
 
 def build_template(
@@ -169,7 +228,7 @@ def build_template(
         "\r\n--{b}\r\nContent-Type: {t}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n"
         "Content-Language: {lang}\r\n\r\n"
     )
-    return MessageTemplate(
+    template = MessageTemplate(
         variant=variant,
         envelope_from=envelope_from,
         head=(
@@ -182,3 +241,4 @@ def build_template(
         text_segments=_qp_segments(variant.text),
         html_segments=_qp_segments(variant.html),
     )
+    return dataclasses.replace(template, stuffed=_stuff_template(template))

@@ -256,6 +256,9 @@ def _send_claimed(
                 template.envelope_from,
                 email,
                 functools.partial(_message, rt, template, recipient),
+                # Unsigned, the SMTP payload comes stuffed from parts stuffed once per variant;
+                # a DKIM signature covers the unstuffed message, so the transport stuffs that.
+                None if rt.dkim is not None else functools.partial(template.build_data, recipient),
             )
 
     journal = _open_journal(rt)

@@ -8,7 +8,17 @@ from typing import Protocol
 
 from mailer.errors import DeliveryError
 
-__all__ = ["Delivered", "Outgoing", "SendResult", "Transport", "send_each"]
+__all__ = [
+    "DATA_END",
+    "Delivered",
+    "Outgoing",
+    "SendResult",
+    "Transport",
+    "dot_stuffed",
+    "send_each",
+]
+
+DATA_END = b".\r\n"  # the line that ends SMTP DATA, after a message ending with a line break
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +38,17 @@ class Outgoing:
     envelope_from: str
     recipient: str
     build: Callable[[], bytes]
+    # The same message as SMTP DATA sends it (dot-stuffed, ended by DATA_END), when the
+    # composer can make it cheaper than stuffing `build`'s 20 KB per message.
+    data: Callable[[], bytes] | None = None
+
+
+def dot_stuffed(piece: bytes) -> bytes:
+    """RFC 5321 4.5.2 for bytes that begin a line: each line starting with "." gets one more
+    (what smtplib.data does, with a regular expression ten times slower)."""
+    if b"\n." in piece:
+        piece = piece.replace(b"\n.", b"\n..")
+    return b"." + piece if piece.startswith(b".") else piece
 
 
 # What the hop said about one message: accepted, or the failure (never raised in a stream).

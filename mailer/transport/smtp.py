@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from mailer.errors import DeliveryError, PermanentFailure, TemporaryFailure
-from mailer.transport.base import Delivered, Outgoing, SendResult
+from mailer.transport.base import DATA_END, Delivered, Outgoing, SendResult, dot_stuffed
 from mailer.transport.classify import Outcome, classify
 
 __all__ = ["SMTPSettings", "SMTPTransport"]
@@ -185,7 +185,7 @@ class SMTPTransport:
         data_sent = False
         try:
             sock.sendall(_envelope(current))
-            body = current.build()
+            body = _data(current)
             while True:
                 refused = _envelope_refused(reader, current)
                 if refused is not None:
@@ -200,13 +200,14 @@ class SMTPTransport:
                     if following is None:
                         return None
                     current, following = following, None
-                    body = current.build()
+                    body = _data(current)
                     continue
                 rotate = self._sent_on_conn + 1 >= self.settings.max_per_connection
                 following = None if rotate else next(queue, None)
                 data_sent = True
-                sock.sendall(_dot_stuffed(body, _envelope(following) if following else b""))
-                next_body = following.build() if following else b""
+                # The data, its final dot and the next envelope in one write (RFC 2920).
+                sock.sendall(body + _envelope(following) if following else body)
+                next_body = _data(following) if following else b""
                 code, text = _reply(reader)
                 data_sent = False
                 if code == 250:
@@ -275,15 +276,12 @@ class _AfterData(smtplib.SMTPServerDisconnected):
     """The connection dropped during DATA."""
 
 
-def _dot_stuffed(data: bytes, after: bytes = b"") -> bytes:
-    """The DATA payload, its final dot and `after`, in one buffer. RFC 5321 4.5.2: a line
-    starting with "." gets one more (what smtplib.data does, with a regular expression ten
-    times slower on 20 KB); most messages have none, and are copied once."""
-    if b"\n." in data:
-        data = data.replace(b"\n.", b"\n..")
-    lead = b"." if data.startswith(b".") else b""
-    end = b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"
-    return b"".join((lead, data, end, after))
+def _data(item: Outgoing) -> bytes:
+    """The item's DATA payload: stuffed and ended by its composer, or here."""
+    if item.data is not None:
+        return item.data()
+    data = dot_stuffed(item.build())
+    return data + (DATA_END if data.endswith(b"\r\n") else b"\r\n" + DATA_END)
 
 
 def _envelope(item: Outgoing) -> bytes:
