@@ -63,6 +63,18 @@ def _phrase_address(name: str, address: str) -> str:
 
 def _qp(text: str) -> bytes:
     # Quoted-printable keeps the text part readable and every line under 76 characters.
+    if (
+        # A short printable ASCII value with nothing to escape (most links and greetings)
+        # encodes to itself: b2a_qp escapes "=", controls, non-ASCII, trailing blanks and a
+        # lone "." line, and breaks lines at 76.
+        len(text) <= 70
+        and text.isascii()
+        and text.isprintable()
+        and "=" not in text
+        and text[-1:] != " "
+        and text != "."
+    ):
+        return text.encode("ascii")
     return binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", CRLF)
 
 

@@ -113,3 +113,22 @@ def test_stuffed_data_arrives_as_built(smtp_server: SMTPServer) -> None:
     received = [e.data for e in smtp_server.handler.received]
     # The server undoes the stuffing: what it stores is exactly the unstuffed message.
     assert received == [item.build() for item in items]
+
+
+def test_quoted_printable_shortcut_matches_binascii() -> None:
+    import binascii
+    import random
+
+    from mailer.compose import _qp
+
+    generator = random.Random(8)
+    alphabet = "ab. =\t\n\r?&/:_-é€\x00\x7f"
+    values = ["", ".", "..", " ", "a ", "a\t", "=", "x" * 70, "x" * 77, "y" * 78 + ".", "Zoë,"]
+    values += ["https://mail.example.org/u/MTIz.abcDEF-_", "Bonjour Person 12,"]
+    values += [
+        "".join(generator.choice(alphabet) for _ in range(generator.randrange(0, 90)))
+        for _ in range(3000)
+    ]
+    for value in values:
+        expected = binascii.b2a_qp(value.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
+        assert _qp(value) == expected, value

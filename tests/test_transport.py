@@ -15,6 +15,7 @@ from mailer.transport import Outcome, classify, open_transport
 from mailer.transport.base import Outgoing, SendResult
 from mailer.transport.factory import parse_smtp_url
 from mailer.transport.maildir import MaildirTransport
+from mailer.transport.memory import MemoryTransport
 from mailer.transport.smtp import SMTPTransport
 from tests.servers import SMTPServer
 
@@ -267,3 +268,34 @@ def test_without_pipelining_commands_go_one_at_a_time(smtp_server: SMTPServer) -
         "SendResult",
     ]
     assert len(smtp_server.handler.received) == 4 and smtp_server.handler.connections == 1
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_meanwhile_runs_once_per_message_before_its_outcome(
+    smtp_server: SMTPServer, pipelining: bool
+) -> None:
+    # The caller's bulk writes (the journal fold) run while a message is with the server: in
+    # a stream, after its data left and before its reply is read, so they cost no round trip.
+    smtp_server.handler.pipelining = pipelining
+    transport = SMTPTransport(parse_smtp_url(smtp_server.url))
+    yielded: list[int] = []
+    seen: list[tuple[int, int]] = []  # (outcomes yielded, messages stored) at each call
+    stream = transport.send_many(
+        _items(6),
+        lambda: seen.append((len(yielded), len(smtp_server.handler.received))),
+    )
+    for item, _ in stream:
+        yielded.append(item.key)
+    transport.close()
+    assert len(seen) == 6 and yielded == list(range(6))
+    # Call k comes before outcome k is yielded, after the k messages before it were stored.
+    assert [calls for calls, _ in seen] == list(range(6))
+    assert all(stored >= calls for calls, stored in seen)
+
+
+def test_memory_and_maildir_run_meanwhile_too(tmp_path: Path) -> None:
+    calls: list[int] = []
+    for transport in (MemoryTransport(), MaildirTransport(tmp_path / "outbox")):
+        outcomes = list(transport.send_many(_items(3), lambda: calls.append(1)))
+        assert all(isinstance(o, SendResult) for _, o in outcomes)
+    assert len(calls) == 6

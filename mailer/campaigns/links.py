@@ -6,10 +6,12 @@ from mailer.compose import Recipient
 from mailer.org import OrgProfile
 from mailer.tokens import TokenSigner
 
-__all__ = ["message_id", "recipient_for"]
+__all__ = ["make_message_id", "recipient_for"]
 
 
-def message_id(signer: TokenSigner, org: OrgProfile, campaign_id: int, subscriber_id: int) -> str:
+def make_message_id(
+    signer: TokenSigner, org: OrgProfile, campaign_id: int, subscriber_id: int
+) -> str:
     """Stable for a (campaign, subscriber) pair, so a duplicate is recognisable; reveals no id."""
     return f"<{campaign_id}.{signer.digest('message-id', campaign_id, subscriber_id)}@{org.sender_domain}>"
 
@@ -23,13 +25,14 @@ def recipient_for(
     subscriber_id: int,
     email: str,
     name: str,
+    message_id: str | None = None,
 ) -> Recipient:
-    """Everything personal in one recipient's message."""
+    """Everything personal in one recipient's message (`message_id` when already made)."""
     unsubscribe = signer.sign(subscriber_id, "unsubscribe")
     return Recipient(
         email=email,
         name=name,
-        message_id=message_id(signer, org, campaign_id, subscriber_id),
+        message_id=message_id or make_message_id(signer, org, campaign_id, subscriber_id),
         unsubscribe_url=f"{public_url}/u/{unsubscribe}",
         # Tokens are URL-safe base64 and dots: only the space needs quoting.
         unsubscribe_mailto=f"mailto:{org.mailto_unsubscribe}?subject=unsubscribe%20{unsubscribe}",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import time
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from mailer.campaigns.audience import DIGEST, choose_version
 from mailer.campaigns.control import check_error_rate
 from mailer.campaigns.journal import Journal, Mark, fold, journal_directory, replay_orphans
-from mailer.campaigns.links import recipient_for
+from mailer.campaigns.links import make_message_id, recipient_for
 from mailer.campaigns.plan import finish_if_complete
 from mailer.compose import MessageTemplate, Recipient, build_template
 from mailer.errors import DeliveryError, NotFound, PermanentFailure
@@ -240,32 +239,40 @@ def _send_claimed(
                 continue
             email, name, _ = person
             template = template_for(rt, campaign_id, statement_id, locale)
-            recipient = recipient_for(
-                signer=rt.signer,
-                org=rt.org,
-                public_url=rt.settings.public_url,
-                campaign_id=campaign_id,
-                subscriber_id=subscriber_id,
-                email=email,
-                name=name,
+            message_ids[subscriber_id] = make_message_id(
+                rt.signer, rt.org, campaign_id, subscriber_id
             )
-            message_ids[subscriber_id] = recipient.message_id
             rt.limiter.acquire(email.rpartition("@")[2])
+            personal = _Personal(
+                rt, template, campaign_id, subscriber_id, email, name, message_ids[subscriber_id]
+            )
             yield Outgoing(
                 subscriber_id,
                 template.envelope_from,
                 email,
-                functools.partial(_message, rt, template, recipient),
+                personal.message,
                 # Unsigned, the SMTP payload comes stuffed from parts stuffed once per variant;
                 # a DKIM signature covers the unstuffed message, so the transport stuffs that.
-                None if rt.dkim is not None else functools.partial(template.build_data, recipient),
+                None if rt.dkim is not None else personal.data,
             )
 
     journal = _open_journal(rt)
     marks: list[Mark] = []
     folded_at = time.monotonic()
+
+    def fold_when_due() -> None:
+        # Run by the transport while the server stores a message: the bulk write costs the
+        # stream nothing.
+        nonlocal folded_at
+        if len(marks) >= FOLD_EVERY or (marks and time.monotonic() - folded_at >= FOLD_SECONDS):
+            fold(ledger, marks)
+            marks.clear()
+            folded_at = time.monotonic()
+
     try:
-        for item, outcome in rt.transport.send_many(outgoing()):
+        for item, outcome in rt.transport.send_many(
+            outgoing(), fold_when_due if journal is not None else None
+        ):
             subscriber_id = item.key
             if isinstance(outcome, SendResult):
                 mark = Mark(
@@ -281,10 +288,6 @@ def _send_claimed(
                     continue
                 journal.append(mark)
                 marks.append(mark)
-                if len(marks) >= FOLD_EVERY or time.monotonic() - folded_at >= FOLD_SECONDS:
-                    fold(ledger, marks)
-                    marks.clear()
-                    folded_at = time.monotonic()
             elif isinstance(outcome, PermanentFailure):
                 _permanent(rt, campaign_id, subscriber_id, outcome)
                 result.failed += 1
@@ -316,10 +319,51 @@ def _close_journal(journal: Journal, ledger: Connection, marks: list[Mark]) -> N
     journal.close()
 
 
-def _message(rt: Runtime, template: MessageTemplate, recipient: Recipient) -> bytes:
-    """One recipient's message bytes, DKIM-signed when a key is configured."""
-    message = template.build(recipient)
-    return rt.dkim.sign(message) if rt.dkim is not None else message
+class _Personal:
+    """One recipient's message, built when the transport asks for it: its links are signed
+    while the server stores the message before, not between two messages."""
+
+    __slots__ = ("_args", "_recipient", "_rt", "_template")
+
+    def __init__(
+        self,
+        rt: Runtime,
+        template: MessageTemplate,
+        campaign_id: int,
+        subscriber_id: int,
+        email: str,
+        name: str,
+        message_id: str,
+    ) -> None:
+        self._rt, self._template = rt, template
+        self._args = (campaign_id, subscriber_id, email, name, message_id)
+        self._recipient: Recipient | None = None
+
+    def recipient(self) -> Recipient:
+        """The recipient's address, name and signed links (made once)."""
+        if self._recipient is None:
+            campaign_id, subscriber_id, email, name, message_id = self._args
+            self._recipient = recipient_for(
+                signer=self._rt.signer,
+                org=self._rt.org,
+                public_url=self._rt.settings.public_url,
+                campaign_id=campaign_id,
+                subscriber_id=subscriber_id,
+                email=email,
+                name=name,
+                message_id=message_id,
+            )
+        return self._recipient
+
+    def message(self) -> bytes:
+        """The message bytes, DKIM-signed when a key is configured."""
+        message = self._template.build(self.recipient())
+        dkim = self._rt.dkim
+        return dkim.sign(message) if dkim is not None else message
+
+    def data(self) -> bytes:
+        """The unsigned message as SMTP DATA sends it (dot-stuffed, final dot)."""
+        return self._template.build_data(self.recipient())
 
 
 def _temporary(

@@ -62,9 +62,12 @@ class Transport(Protocol):
         """Deliver one message to one recipient."""
         ...
 
-    def send_many(self, items: Iterable[Outgoing]) -> Iterator[tuple[Outgoing, Delivered]]:
+    def send_many(
+        self, items: Iterable[Outgoing], meanwhile: Callable[[], None] | None = None
+    ) -> Iterator[tuple[Outgoing, Delivered]]:
         """Deliver each item, yielding its outcome before the next message's data leaves, so
-        that the caller can record an accepted message before sending another."""
+        that the caller can record an accepted message before sending another; `meanwhile`
+        runs once per message while the server works on it (the caller's bulk writes)."""
         ...
 
     def close(self) -> None:
@@ -73,10 +76,13 @@ class Transport(Protocol):
 
 
 def send_each(
-    transport: Transport, items: Iterable[Outgoing]
+    transport: Transport, items: Iterable[Outgoing], meanwhile: Callable[[], None] | None = None
 ) -> Iterator[tuple[Outgoing, Delivered]]:
-    """`send_many` for transports with nothing to overlap: one `send` per item."""
+    """`send_many` for transports with nothing to overlap: one `send` per item (`meanwhile`
+    before each)."""
     for item in items:
+        if meanwhile is not None:
+            meanwhile()
         try:
             yield (
                 item,

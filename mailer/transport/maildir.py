@@ -6,7 +6,7 @@ import itertools
 import os
 import socket
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from mailer.errors import TemporaryFailure
@@ -46,9 +46,11 @@ class MaildirTransport:
             ) from exc
         return SendResult(250, f"stored as {name}")
 
-    def send_many(self, items: Iterable[Outgoing]) -> Iterator[tuple[Outgoing, Delivered]]:
+    def send_many(
+        self, items: Iterable[Outgoing], meanwhile: Callable[[], None] | None = None
+    ) -> Iterator[tuple[Outgoing, Delivered]]:
         """One `send` per item."""
-        return send_each(self, items)
+        return send_each(self, items, meanwhile)
 
     def close(self) -> None:
         """Nothing to release."""

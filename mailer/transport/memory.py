@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from mailer.transport.base import Delivered, Outgoing, SendResult, send_each
@@ -33,9 +33,11 @@ class MemoryTransport:
             self.outbox.append(Sent(envelope_from, recipient, message))
         return SendResult(250, "recorded")
 
-    def send_many(self, items: Iterable[Outgoing]) -> Iterator[tuple[Outgoing, Delivered]]:
+    def send_many(
+        self, items: Iterable[Outgoing], meanwhile: Callable[[], None] | None = None
+    ) -> Iterator[tuple[Outgoing, Delivered]]:
         """One `send` per item."""
-        return send_each(self, items)
+        return send_each(self, items, meanwhile)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -7,7 +7,7 @@ import itertools
 import smtplib
 import ssl
 import threading
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -105,12 +105,14 @@ class SMTPTransport:
             raise outcome
         return outcome
 
-    def send_many(self, items: Iterable[Outgoing]) -> Iterator[tuple[Outgoing, Delivered]]:
+    def send_many(
+        self, items: Iterable[Outgoing], meanwhile: Callable[[], None] | None = None
+    ) -> Iterator[tuple[Outgoing, Delivered]]:
         """Each item on the open connection, its outcome yielded before the next data leaves.
 
         With PIPELINING (RFC 2920) a message's data, its final dot and the next message's
         MAIL, RCPT and DATA go in one write: one round trip per message, and the next message
-        is built while the server stores this one. A connection lost before an item's data
+        is built, and `meanwhile` run, while the server stores this one. A connection lost before an item's data
         is sent gets one reconnect for that item; lost after, the item is a temporary
         failure (the server may have kept it: at worst one duplicate, never a loss).
         """
@@ -128,9 +130,9 @@ class SMTPTransport:
                     return
                 self._interrupted = None
                 if conn.has_extn("pipelining"):
-                    again = yield from self._stream(conn, item, queue)
+                    again = yield from self._stream(conn, item, queue, meanwhile)
                 else:
-                    again = yield from self._one_by_one(conn, item, queue)
+                    again = yield from self._one_by_one(conn, item, queue, meanwhile)
                 if again is None:
                     return
                 if again is not self._interrupted:
@@ -146,7 +148,11 @@ class SMTPTransport:
                     item = retried = again
 
     def _one_by_one(
-        self, conn: smtplib.SMTP, item: Outgoing, queue: Iterator[Outgoing]
+        self,
+        conn: smtplib.SMTP,
+        item: Outgoing,
+        queue: Iterator[Outgoing],
+        meanwhile: Callable[[], None] | None,
     ) -> Generator[tuple[Outgoing, Delivered], None, Outgoing | None]:
         """MAIL, RCPT, DATA and their replies in turn, for servers without PIPELINING; returns
         the item to send on a new connection, or None when the queue is done."""
@@ -154,6 +160,8 @@ class SMTPTransport:
         while current is not None:
             if self._sent_on_conn >= self.settings.max_per_connection:
                 return current  # rotation, not a loss: the caller reconnects
+            if meanwhile is not None:
+                meanwhile()  # nothing to overlap with here: before each transaction
             try:
                 outcome: Delivered = self._transaction(
                     conn, current.envelope_from, current.recipient, current.build()
@@ -173,7 +181,11 @@ class SMTPTransport:
         return None
 
     def _stream(
-        self, conn: smtplib.SMTP, item: Outgoing, queue: Iterator[Outgoing]
+        self,
+        conn: smtplib.SMTP,
+        item: Outgoing,
+        queue: Iterator[Outgoing],
+        meanwhile: Callable[[], None] | None,
     ) -> Generator[tuple[Outgoing, Delivered], None, Outgoing | None]:
         """The pipelined loop; returns the item to send on a new connection, or None."""
         sock = conn.sock
@@ -207,7 +219,11 @@ class SMTPTransport:
                 data_sent = True
                 # The data, its final dot and the next envelope in one write (RFC 2920).
                 sock.sendall(body + _envelope(following) if following else body)
+                # While the server stores this message: build the next one, run the caller's
+                # bulk work, then wait for the reply.
                 next_body = _data(following) if following else b""
+                if meanwhile is not None:
+                    meanwhile()
                 code, text = _reply(reader)
                 data_sent = False
                 if code == 250:
