@@ -189,3 +189,27 @@ def test_parallel_reading_imports_the_same(db: Database, tmp_path: Path) -> None
     assert (report.created, report.updated) == (5, 1)
     with pytest.raises(InputError, match="no 'email' column"):
         import_csv(db, _write(tmp_path, "name\nx\n", "bad.csv"), consented=True, parallel=True)
+
+
+def test_parallel_reading_hashes_for_the_suppression_list(db: Database, tmp_path: Path) -> None:
+    # The reader process hashes the addresses: a forgotten one must still be refused.
+    import_csv(db, _write(tmp_path, "email\nzoe@example.org\n"), consented=True)
+    with db.session() as session:
+        forget(session, "zoe@example.org")
+    people = "email\nyann@example.org\nZOE@example.org\n"
+    report = import_csv(db, _write(tmp_path, people), consented=True, parallel=True)
+    assert report.created == 1 and [line for line, _, _ in report.rejected] == [3]
+    assert "suppression list" in report.rejected[0][1]
+
+
+def test_bulk_settings_stay_with_the_import_connection(db: Database) -> None:
+    from sqlalchemy import text
+
+    if not db.is_sqlite:
+        pytest.skip("SQLite page cache and checkpoint settings")
+    with db.bulk_session() as session, session() as bulk:
+        assert bulk.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 20000
+        assert bulk.execute(text("PRAGMA cache_size")).scalar() == -32768
+    with db.session() as other:  # the pool's connections keep SQLite's defaults
+        assert other.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 1000
+        assert other.execute(text("PRAGMA cache_size")).scalar() == -2000

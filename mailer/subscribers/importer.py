@@ -6,11 +6,13 @@ import csv
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
 from mailer.errors import InputError, SubscriberRowError
 from mailer.store.db import Database
@@ -23,7 +25,7 @@ from mailer.subscribers.validate import SubscriberData, validate_row
 __all__ = ["COLUMNS", "ImportReport", "import_csv", "write_rejected"]
 
 COLUMNS = ("email", "name", "locale", "country", "topics", "alerts", "lists", "status")
-CHUNK = 2000
+CHUNK = 5000
 _MAX_KEPT_REJECTS = 100_000  # beyond this only the count grows: memory stays bounded
 
 
@@ -97,12 +99,15 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
             )
 
 
-Chunk = dict[str, tuple[int, SubscriberData]]
+# Valid rows by address key: (line, record, keyed hash of the address).
+Chunk = dict[str, tuple[int, SubscriberData, str]]
 Rejects = list[tuple[int, str, dict[str, str]]]
 
 
-def _chunks(path: Path) -> Iterator[tuple[Chunk, Rejects, int]]:
-    """Read and validate the file: (valid rows by address, rejected rows, duplicates) per chunk."""
+def _chunks(path: Path, salt: bytes) -> Iterator[tuple[Chunk, Rejects, int]]:
+    """Read and validate the file: (valid rows by address, rejected rows, duplicates) per chunk.
+
+    Each address is hashed here (for the suppression list), on the reader's core."""
     chunk: Chunk = {}
     rejects: Rejects = []
     duplicates = 0
@@ -116,7 +121,8 @@ def _chunks(path: Path) -> Iterator[tuple[Chunk, Rejects, int]]:
         earlier = chunk.get(key)
         if earlier is not None:
             duplicates += 1  # a later row of the same file wins, lists are merged
-        chunk[key] = (line, _combine(earlier[1] if earlier else None, data))
+        digest = earlier[2] if earlier else address_hash(salt, key)
+        chunk[key] = (line, _combine(earlier[1] if earlier else None, data), digest)
         if len(chunk) >= CHUNK:
             yield chunk, rejects, duplicates
             chunk, rejects, duplicates = {}, [], 0
@@ -124,20 +130,20 @@ def _chunks(path: Path) -> Iterator[tuple[Chunk, Rejects, int]]:
         yield chunk, rejects, duplicates
 
 
-def _reader(path: Path, queue: Any) -> None:
+def _reader(path: Path, salt: bytes, queue: Any) -> None:
     # Runs in a child process: parsing and validation on one core, writes on the other.
     try:
-        for item in _chunks(path):
+        for item in _chunks(path, salt):
             queue.put(("chunk", item))
         queue.put(("end", None))
     except InputError as exc:
         queue.put(("error", (exc.problem, exc.file, exc.line)))
 
 
-def _parallel_chunks(path: Path) -> Iterator[tuple[Chunk, Rejects, int]]:
+def _parallel_chunks(path: Path, salt: bytes) -> Iterator[tuple[Chunk, Rejects, int]]:
     context = multiprocessing.get_context("fork")
     queue = context.Queue(maxsize=4)  # bounded: memory stays flat
-    reader = context.Process(target=_reader, args=(path, queue), daemon=True)
+    reader = context.Process(target=_reader, args=(path, salt, queue), daemon=True)
     reader.start()
     try:
         while True:
@@ -176,12 +182,23 @@ def import_csv(
             parallel = False
     report = ImportReport()
     origin = source or f"import:{path.name}"
-    for chunk, rejects, duplicates in _parallel_chunks(path) if parallel else _chunks(path):
-        for line, reason, row in rejects:
-            report.reject(line, reason, row)
-        report.updated += duplicates
-        if chunk:
-            _flush(db, chunk, report, consented=consented, source=origin, on_pending=on_pending)
+    with db.session() as session:
+        salt = hasher(session)
+    with db.bulk_session() as session:
+        chunks = _parallel_chunks(path, salt) if parallel else _chunks(path, salt)
+        for chunk, rejects, duplicates in chunks:
+            for line, reason, row in rejects:
+                report.reject(line, reason, row)
+            report.updated += duplicates
+            if chunk:
+                _flush(
+                    session,
+                    chunk,
+                    report,
+                    consented=consented,
+                    source=origin,
+                    on_pending=on_pending,
+                )
     return report
 
 
@@ -202,9 +219,19 @@ def _combine(earlier: SubscriberData | None, later: SubscriberData) -> Subscribe
     )
 
 
+# Built once, with expanding parameters: a chunk's thousands of keys are bound, not coerced
+# one by one into a new statement.
+_EXISTING = select(*(getattr(Subscriber, c) for c in ("id", "email_key", *MERGED_COLUMNS))).where(
+    Subscriber.email_key.in_(bindparam("keys", expanding=True))
+)
+_SUPPRESSED = select(Suppression.email_hash).where(
+    Suppression.email_hash.in_(bindparam("hashes", expanding=True))
+)
+
+
 def _flush(
-    db: Database,
-    chunk: dict[str, tuple[int, SubscriberData]],
+    bulk_session: Callable[[], AbstractContextManager[Session]],
+    chunk: Chunk,
     report: ImportReport,
     *,
     consented: bool,
@@ -212,27 +239,25 @@ def _flush(
     on_pending: Callable[[list[int]], None] | None,
 ) -> None:
     now = utcnow()
-    with db.session() as session:
-        salt = hasher(session)
-        columns = [getattr(Subscriber, c) for c in ("id", "email_key", *MERGED_COLUMNS)]
+    with bulk_session() as session:
         existing = {
             row.email_key: dict(row._mapping)
-            for row in session.execute(
-                select(*columns).where(Subscriber.email_key.in_(list(chunk)))
-            )
+            for row in session.execute(_EXISTING, {"keys": list(chunk)})
         }
-        hashes = {key: address_hash(salt, key) for key in chunk if key not in existing}
         suppressed = set(
             session.scalars(
-                select(Suppression.email_hash).where(
-                    Suppression.email_hash.in_(list(hashes.values()))
-                )
+                _SUPPRESSED,
+                {
+                    "hashes": [
+                        digest for key, (_, _, digest) in chunk.items() if key not in existing
+                    ]
+                },
             )
         )
         inserts, updates = [], []
-        for key, (line, data) in chunk.items():
+        for key, (line, data, digest) in chunk.items():
             old = existing.get(key)
-            if old is None and hashes[key] in suppressed:
+            if old is None and digest in suppressed:
                 report.reject(
                     line,
                     "email: on the suppression list (unsubscribed or erased): not added",
@@ -245,7 +270,7 @@ def _flush(
                     {
                         "email": data.email,
                         "email_key": key,
-                        "email_hash": hashes[key],
+                        "email_hash": digest,
                         "created_at": now,
                         "updated_at": now,
                         **values,

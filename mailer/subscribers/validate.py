@@ -41,6 +41,24 @@ class SubscriberData:
     status: str | None = None
     attributes: tuple[tuple[str, str], ...] = ()
 
+    def __reduce__(self) -> tuple[type[SubscriberData], tuple[object, ...]]:
+        # Imports send records between processes by the thousand: pickled as constructor
+        # arguments they load several times faster than by the slots dataclass' own state.
+        return (
+            SubscriberData,
+            (
+                self.email,
+                self.name,
+                self.locale,
+                self.country,
+                self.topics,
+                self.alert_pref,
+                self.lists,
+                self.status,
+                self.attributes,
+            ),
+        )
+
 
 # A plain ASCII dot-atom address on an ordinary domain: valid for email-validator too,
 # checked here in a microsecond (imports of millions of rows spend their time here).
