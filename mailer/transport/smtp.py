@@ -112,9 +112,10 @@ class SMTPTransport:
 
         With PIPELINING (RFC 2920) a message's data, its final dot and the next message's
         MAIL, RCPT and DATA go in one write: one round trip per message, and the next message
-        is built, and `meanwhile` run, while the server stores this one. A connection lost before an item's data
-        is sent gets one reconnect for that item; lost after, the item is a temporary
-        failure (the server may have kept it: at worst one duplicate, never a loss).
+        is built, and `meanwhile` run, while the server stores this one. A connection lost
+        before an item's data is sent gets one reconnect for that item; lost after, the item
+        is a temporary failure (the server may have kept it: at worst one duplicate, never a
+        loss).
         """
         with self._lock:
             queue = iter(items)
