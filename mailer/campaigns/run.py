@@ -15,9 +15,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from mailer.campaigns.audience import DIGEST, choose_version
 from mailer.campaigns.control import check_error_rate
 from mailer.campaigns.journal import Journal, Mark, fold, journal_directory, replay_orphans
-from mailer.campaigns.links import make_message_id, recipient_for
+from mailer.campaigns.links import make_message_id
+from mailer.campaigns.personal import PersonalMessage
 from mailer.campaigns.plan import finish_if_complete
-from mailer.compose import MessageTemplate, Recipient, build_template
+from mailer.compose import MessageTemplate, build_template
 from mailer.errors import DeliveryError, NotFound, PermanentFailure
 from mailer.render.variant import render_digest, render_email
 from mailer.runtime import Runtime
@@ -243,7 +244,7 @@ def _send_claimed(
                 rt.signer, rt.org, campaign_id, subscriber_id
             )
             rt.limiter.acquire(email.rpartition("@")[2])
-            personal = _Personal(
+            personal = PersonalMessage(
                 rt, template, campaign_id, subscriber_id, email, name, message_ids[subscriber_id]
             )
             yield Outgoing(
@@ -317,53 +318,6 @@ def _close_journal(journal: Journal, ledger: Connection, marks: list[Mark]) -> N
         journal.release()  # kept for a replayer: its marks are not in the ledger yet
         raise
     journal.close()
-
-
-class _Personal:
-    """One recipient's message, built when the transport asks for it: its links are signed
-    while the server stores the message before, not between two messages."""
-
-    __slots__ = ("_args", "_recipient", "_rt", "_template")
-
-    def __init__(
-        self,
-        rt: Runtime,
-        template: MessageTemplate,
-        campaign_id: int,
-        subscriber_id: int,
-        email: str,
-        name: str,
-        message_id: str,
-    ) -> None:
-        self._rt, self._template = rt, template
-        self._args = (campaign_id, subscriber_id, email, name, message_id)
-        self._recipient: Recipient | None = None
-
-    def recipient(self) -> Recipient:
-        """The recipient's address, name and signed links (made once)."""
-        if self._recipient is None:
-            campaign_id, subscriber_id, email, name, message_id = self._args
-            self._recipient = recipient_for(
-                signer=self._rt.signer,
-                org=self._rt.org,
-                public_url=self._rt.settings.public_url,
-                campaign_id=campaign_id,
-                subscriber_id=subscriber_id,
-                email=email,
-                name=name,
-                message_id=message_id,
-            )
-        return self._recipient
-
-    def message(self) -> bytes:
-        """The message bytes, DKIM-signed when a key is configured."""
-        message = self._template.build(self.recipient())
-        dkim = self._rt.dkim
-        return dkim.sign(message) if dkim is not None else message
-
-    def data(self) -> bytes:
-        """The unsigned message as SMTP DATA sends it (dot-stuffed, final dot)."""
-        return self._template.build_data(self.recipient())
 
 
 def _temporary(
