@@ -125,7 +125,11 @@ class MessageTemplate:
     list_headers: bool = True
     text_segments: tuple[bytes, ...] = ()
     html_segments: tuple[bytes, ...] = ()
-    stuffed: _Stuffed | None = None
+    # The constant pieces dot-stuffed for SMTP DATA, made once with the template.
+    stuffed: _Stuffed = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stuffed", _stuff_template(self))
 
     def build(self, recipient: Recipient, *, date: str | None = None) -> bytes:
         """The full message for one recipient."""
@@ -148,7 +152,7 @@ class MessageTemplate:
         Every piece of a message begins a line (each ends with a line break), so stuffing
         each piece alone stuffs the whole: the constant ones once per variant, only the
         short personal ones per recipient."""
-        stuffed = self.stuffed or _stuff_template(self)
+        stuffed = self.stuffed
         fields = self._fields(recipient)
         return b"".join(
             (
@@ -240,7 +244,7 @@ def build_template(
         "\r\n--{b}\r\nContent-Type: {t}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n"
         "Content-Language: {lang}\r\n\r\n"
     )
-    template = MessageTemplate(
+    return MessageTemplate(
         variant=variant,
         envelope_from=envelope_from,
         head=(
@@ -253,4 +257,3 @@ def build_template(
         text_segments=_qp_segments(variant.text),
         html_segments=_qp_segments(variant.html),
     )
-    return dataclasses.replace(template, stuffed=_stuff_template(template))
