@@ -67,6 +67,9 @@ class OrgProfile:
     digest: str | None = "mon 08:00"  # weekday and time in `timezone`; None: no digest
     missed_grace_seconds: int = 3600
     sources: tuple[Source, ...] = ()
+    # The topics a person may choose (signup and preference pages); empty: the topics of
+    # published statements.
+    topics: tuple[str, ...] = ()
     per_locale: dict[str, LocaleProfile] = field(default_factory=dict)
 
     @property
@@ -150,6 +153,7 @@ def load_profile(path: Path | None) -> OrgProfile:
         digest=_digest(where, org.get("digest", "mon 08:00")),
         missed_grace_seconds=_count(where, org, "missed_grace_minutes", 60) * 60,
         sources=tuple(_source(where, i, s) for i, s in enumerate(data.get("sources", []))),
+        topics=_topics(where, org.get("topics", [])),
         per_locale=per_locale,
     )
 
@@ -178,6 +182,26 @@ def _digest(where: str, value: object) -> str | None:
             where, f"organisation.digest must look like 'mon 08:00' or 'daily 07:30', not {value!r}"
         )
     return text
+
+
+_MAX_TOPICS = 200
+_MAX_TOPIC_LENGTH = 100
+
+
+def _topics(where: str, value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or len(value) > _MAX_TOPICS:
+        raise ConfigError(where, f"organisation.topics must be a list of at most {_MAX_TOPICS}")
+    seen: dict[str, str] = {}
+    for index, item in enumerate(value):
+        topic = " ".join(item.split()) if isinstance(item, str) else ""
+        if not topic or len(topic) > _MAX_TOPIC_LENGTH or not topic.isprintable():
+            raise ConfigError(
+                where,
+                f"organisation.topics[{index}] must be printable text of 1 to "
+                f"{_MAX_TOPIC_LENGTH} characters",
+            )
+        seen.setdefault(topic.casefold(), topic)
+    return tuple(seen.values())
 
 
 def _source(where: str, index: int, value: object) -> Source:
