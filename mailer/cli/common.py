@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mailer.config import Settings, load_settings
 from mailer.errors import CampaignError, ConfigError, InputError, MailerError, NotFound
+from mailer.redact import mask_credentials
 from mailer.runtime import Runtime, build_runtime
 
 __all__ = [
@@ -38,8 +39,8 @@ R = TypeVar("R")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    """Print one line on stderr and exit."""
-    err.print(f"error: {message}", markup=False, soft_wrap=True)
+    """Print one line on stderr (passwords in it masked) and exit."""
+    err.print(f"error: {mask_credentials(message)}", markup=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
