@@ -19,6 +19,7 @@ __all__ = [
     "BODY_SECONDS",
     "MAX_BODY_BYTES",
     "MAX_HEADERS",
+    "MAX_HEADER_BYTES",
     "PAGE_POLICY",
     "Guard",
     "security_headers",
@@ -33,6 +34,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # A preference form with every topic checked is a few KB: 64 KB leaves room and no more.
 MAX_BODY_BYTES = 64 * 1024
 MAX_HEADERS = 100
+MAX_HEADER_BYTES = 16 * 1024
 # The whole body must arrive within this many seconds (a trickling client holds nothing).
 BODY_SECONDS = 10.0
 
@@ -78,8 +80,13 @@ class Guard:
         if method not in _METHODS:
             await _answer(send, 405, b"method not allowed", [(b"allow", _ALLOW)])
             return
-        if len(scope["headers"]) > MAX_HEADERS:
-            await _answer(send, 431, b"too many header fields")
+        headers = scope["headers"]
+        if (
+            len(headers) > MAX_HEADERS
+            or sum(len(n) + len(v) for n, v in headers) > MAX_HEADER_BYTES
+        ):
+            # RFC 6585 section 5. uvicorn bounds only a head still arriving; whole, any size passes.
+            await _answer(send, 431, b"request header fields too large")
             return
         inner = dict(scope)
         if method == "HEAD":
@@ -168,6 +175,8 @@ async def _answer(
             "headers": [
                 (b"content-type", b"text/plain; charset=utf-8"),
                 (b"content-length", str(len(text)).encode("ascii")),
+                # The rest of the request is not read: the connection ends with the answer.
+                (b"connection", b"close"),
                 *(headers or []),
             ],
         }

@@ -8,13 +8,14 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from mailer.web.guard import MAX_HEADER_BYTES
+
 __all__ = ["HEADER_SECONDS", "MAX_CONNECTIONS", "MAX_HEADER_BYTES", "serve", "server_config"]
 
 # From the connection (or the end of the previous response) to the end of the request's
 # head. uvicorn has only a keep-alive time-out, reset by every byte: a client sending one
 # byte a second would hold its connection for ever.
 HEADER_SECONDS = 10.0
-MAX_HEADER_BYTES = 16 * 1024  # the request line and every header field together
 MAX_CONNECTIONS = 1000  # beyond, uvicorn answers 503 at once
 
 
@@ -71,7 +72,7 @@ def server_config(app: Any, *, host: str, port: int) -> Any:
         port=port,
         http=BoundedH11Protocol,
         ws="none",
-        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,  # a head still arriving
         limit_concurrency=MAX_CONNECTIONS,
         timeout_keep_alive=5,
         proxy_headers=True,
