@@ -57,6 +57,9 @@ def friendly(func: Callable[P, R]) -> Callable[P, R]:
             fail(str(exc), 1)
         except MailerError as exc:
             fail(str(exc), 1)
+        except OverflowError:
+            # An id past what the database stores (SQLite and BIGINT: 2^63 - 1) names nothing.
+            fail("a number given is too large to be an id (at most 9223372036854775807)", 2)
         except SQLAlchemyError as exc:
             # A database that is down, locked or on another schema: one line, not a traceback.
             fail(f"database error: {str(getattr(exc, 'orig', exc)).splitlines()[0]}", 1)
