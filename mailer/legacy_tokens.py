@@ -53,7 +53,7 @@ def _decimal(encoded: str) -> int | None:
         return None
     if not text.isdigit() or not text.isascii() or len(text) > 19 or text != str(int(text)):
         return None
-    return int(text) if int(text) > 0 else None
+    return int(text)
 
 
 class LegacyTokens:

@@ -93,7 +93,7 @@ class TokenSigner:
 
     def sign(self, subscriber_id: int, purpose: str) -> str:
         """A token for links that must work for as long as the email is kept."""
-        if not 0 < subscriber_id <= _MAX_ID:
+        if not 0 <= subscriber_id <= _MAX_ID:
             raise ValueError(f"subscriber id out of range: {subscriber_id}")
         return self._links[purpose].seal(subscriber_id)
 
@@ -105,7 +105,7 @@ class TokenSigner:
         if "." in token:
             return self._legacy.verify(token, purpose)
         value = sealer.open(token, _LINK_LENGTH)
-        return value if value is not None and 0 < value <= _MAX_ID else None
+        return value if value is not None and 0 <= value <= _MAX_ID else None
 
     def sign_expiring(self, subscriber_id: int) -> str:
         """A confirmation token that expires (checked with `verify_expiring`)."""
@@ -134,7 +134,7 @@ class TokenSigner:
         return mac.hexdigest()[:24]
 
     def _sign_timed(self, subscriber_id: int, purpose: str) -> str:
-        if not 0 < subscriber_id <= _MAX_ID:
+        if not 0 <= subscriber_id <= _MAX_ID:
             raise ValueError(f"subscriber id out of range: {subscriber_id}")
         return self._timed[purpose].seal(subscriber_id << (8 * _ISSUED) | int(time.time()))
 
@@ -144,6 +144,6 @@ class TokenSigner:
             return None
         subscriber_id, issued = value >> (8 * _ISSUED), value & (2 ** (8 * _ISSUED) - 1)
         age = time.time() - issued
-        if not (-_CLOCK_SKEW <= age <= max_age) or not 0 < subscriber_id <= _MAX_ID:
+        if not (-_CLOCK_SKEW <= age <= max_age) or not 0 <= subscriber_id <= _MAX_ID:
             return None
         return subscriber_id
