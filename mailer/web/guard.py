@@ -56,7 +56,7 @@ def security_headers(public_url: str) -> list[tuple[bytes, bytes]]:
         (b"x-content-type-options", b"nosniff"),
         (b"cross-origin-opener-policy", b"same-origin"),
         (b"cross-origin-resource-policy", b"same-origin"),
-        (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+        (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
         (b"cache-control", b"no-store"),  # personal pages: no shared cache keeps them
     ]
     if public_url.startswith("https://"):
