@@ -47,7 +47,7 @@ def _env(tmp: Path, redis_url: str, smtp_port: int, database: str | None = None)
             "MAILER_DATABASE_URL": database or f"sqlite:///{tmp}/bench.db",
             "MAILER_BROKER_URL": redis_url,
             "MAILER_TRANSPORT_URL": f"smtp://127.0.0.1:{smtp_port}?timeout=30&max_per_connection=100000",
-            "MAILER_SECRET_KEY": "bench-secret",
+            "MAILER_SECRET_KEY": "bench-secret-key-0123456789abcdefghijkl",
             "MAILER_ORG_FILE": str(EXAMPLES / "mailer.toml"),
             "MAILER_BATCH_SIZE": "250",
             "MAILER_DATA_DIR": str(tmp / "data"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mailer.errors import ConfigError
+from mailer.secret import SecretKeyFileError, load_or_create, secret_key_problem
 
 __all__ = ["Settings", "load_settings"]
 
@@ -48,6 +48,15 @@ class _Environment(BaseSettings):
     dkim_selector: str | None = None
     dkim_domain: str | None = None
     dkim_key_file: str | None = None
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        # Set but empty is refused too (`MAILER_SECRET_KEY=` in a .env): never a blank key.
+        problem = None if value is None else secret_key_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     @field_validator("broker_url")
     @classmethod
@@ -144,7 +153,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         broker_url=raw.broker_url,
         transport_url=raw.transport_url,
         public_url=raw.public_url,
-        secret_key=raw.secret_key or _embedded_secret(raw, data_dir),
+        secret_key=raw.secret_key
+        if raw.secret_key is not None
+        else _embedded_secret(raw, data_dir),
         rate_limit=raw.rate_limit,
         org_file=_org_file(raw.org_file),
         batch_size=raw.batch_size,
@@ -202,14 +213,7 @@ def _embedded_secret(raw: _Environment, data_dir: Path) -> str:
             PREFIX + "SECRET_KEY",
             "is required when not on the embedded default (sqlite + memory://)",
         )
-    path = data_dir / "secret_key"
-    if path.is_file():
-        return path.read_text(encoding="ascii").strip()
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(32)
-        path.write_text(key + "\n", encoding="ascii")
-        path.chmod(0o600)
-    except OSError as exc:
-        raise ConfigError(PREFIX + "DATA_DIR", f"cannot write {path}: {exc.strerror}") from exc
-    return key
+        return load_or_create(data_dir / "secret_key")
+    except SecretKeyFileError as exc:
+        raise ConfigError(PREFIX + exc.setting, str(exc)) from exc

@@ -1,4 +1,9 @@
-"""`mailer doctor`: check every moving part and say, one line each, what is wrong."""
+"""`mailer doctor`: check every moving part and say, one line each, what is wrong.
+
+It is the containers' health check, so its lines land in health logs: every line has its
+credentials masked (`Check` masks its own detail, whatever check makes it). A new check is
+one more function `Settings -> Check` in `run_checks`'s list.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +15,26 @@ from pathlib import Path
 
 from mailer.config import PREFIX, Settings, _Environment, _Given, load_settings
 from mailer.errors import ConfigError, MailerError
+from mailer.redact import mask_credentials
+from mailer.secret import MIN_SECRET_LENGTH, key_file_problem
 
 __all__ = ["Check", "run_checks"]
 
 
+# Stands for a refused key so that the other parts are still checked; never signs anything.
+_STAND_IN_KEY = "doctor-stand-in-for-a-refused-key-0123456789"
+
+
 @dataclass(frozen=True, slots=True)
 class Check:
-    """One verdict."""
+    """One verdict; its detail never shows a password (URLs, `password=` values)."""
 
     name: str
     ok: bool
     detail: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "detail", mask_credentials(self.detail))
 
 
 def _variables(environ: Mapping[str, str]) -> Iterator[Check]:
@@ -157,6 +171,24 @@ def _catalogs(settings: Settings) -> Check:
     return Check("catalogs", True, f"complete for {', '.join(org.locales)}")
 
 
+def _secret_key(settings: Settings, environ: Mapping[str, str]) -> Check:
+    if settings.secret_key == _STAND_IN_KEY:
+        return Check("secret key", False, "refused (see above): links cannot be signed")
+    if environ.get(f"{PREFIX}SECRET_KEY"):
+        return Check(
+            "secret key", True, f"MAILER_SECRET_KEY, {len(settings.secret_key)} characters"
+        )
+    path = settings.data_dir / "secret_key"
+    problem = key_file_problem(path) if path.exists() else None
+    if problem is not None:
+        return Check("secret key", False, problem)
+    return Check(
+        "secret key",
+        True,
+        f"generated in {path} (at least {MIN_SECRET_LENGTH} characters, readable by its owner only)",
+    )
+
+
 def _dotenv() -> dict[str, str]:
     """The `.env` file of the working directory, as pydantic-settings reads it."""
     path = Path(".env")
@@ -168,41 +200,61 @@ def _dotenv() -> dict[str, str]:
 
 
 def run_checks(environ: Mapping[str, str] | None = None) -> list[Check]:
-    """Every check. A wrong variable is reported, then left out (its default used) so that
-    the other parts are still checked."""
+    """Every check. A wrong variable is reported once, then left out (its default used, or a
+    stand-in for a refused secret key) so that the other parts are still checked."""
     env = dict(os.environ if environ is None else environ)
     if environ is None:
         env = {**_dotenv(), **env}
     checks = list(_variables(env))
-    for name, _value in list(env.items()):
-        if not (
-            name.startswith(PREFIX)
-            and any(
-                c.detail.startswith(name + ":") or c.detail.startswith(name + " ")
-                for c in checks
-                if not c.ok
-            )
-        ):
-            continue
+    reported = {
+        name
+        for name in env
+        if name.startswith(PREFIX)
+        and any(
+            c.detail.startswith(name + ":") or c.detail.startswith(name + " ")
+            for c in checks
+            if not c.ok
+        )
+    }
+    for name in reported:
         env.pop(name)
+    if f"{PREFIX}SECRET_KEY" in reported:
+        env[f"{PREFIX}SECRET_KEY"] = _STAND_IN_KEY
     settings = None
     for _attempt in range(10):
         try:
             settings = load_settings(env)
             break
         except ConfigError as exc:
-            checks.append(Check("configuration", False, str(exc)))
+            if exc.variable not in reported:
+                checks.append(Check("configuration", False, str(exc)))
+                reported.add(exc.variable)
             group = f"{PREFIX}DKIM_" if exc.variable.startswith(f"{PREFIX}DKIM_") else exc.variable
-            if exc.variable == f"{PREFIX}SECRET_KEY":
-                env[exc.variable] = "doctor-stand-in"
             for name in [n for n in env if n.startswith(group)] if group.endswith("_") else [group]:
                 env.pop(name, None)
+            if exc.variable == f"{PREFIX}SECRET_KEY":
+                env[exc.variable] = _STAND_IN_KEY
+    if any(c.name == "configuration" and not c.ok for c in checks):
+        # Not "every variable is valid" next to a variable that is not.
+        checks = [c for c in checks if not (c.name == "configuration" and c.ok)]
     if settings is None:
         return checks
-    steps: list[Callable[[Settings], Check]] = [_database, _broker, _transport, _dkim, _catalogs]
+
+    def secret_key(current: Settings) -> Check:
+        return _secret_key(current, env)
+
+    steps: list[Callable[[Settings], Check]] = [
+        secret_key,
+        _database,
+        _broker,
+        _transport,
+        _dkim,
+        _catalogs,
+    ]
     for step in steps:
         try:
             checks.append(step(settings))
         except Exception as exc:
-            checks.append(Check(step.__name__.strip("_"), False, f"check crashed: {exc}"))
+            name = getattr(step, "__name__", "check").strip("_")
+            checks.append(Check(name, False, f"check crashed: {exc}"))
     return checks

@@ -8,6 +8,7 @@ from typing import Any
 
 from mailer.config import Settings
 from mailer.dkim_sign import Signer as DkimSigner
+from mailer.installation import installation_id
 from mailer.org import OrgProfile, load_profile
 from mailer.store.db import Database, open_database
 from mailer.tokens import TokenSigner
@@ -45,12 +46,14 @@ def build_runtime(
     settings: Settings, *, migrate: bool = True, transport: Transport | None = None
 ) -> Runtime:
     """Open the database and the transport named by the settings."""
+    org = load_profile(settings.org_file)
+    db = open_database(settings.database_url, migrate=migrate)
     return Runtime(
         settings=settings,
-        org=load_profile(settings.org_file),
-        db=open_database(settings.database_url, migrate=migrate),
+        org=org,
+        db=db,
         transport=transport or open_transport(settings.transport_url),
-        signer=TokenSigner(settings.secret_key),
+        signer=TokenSigner(settings.secret_key, installation=installation_id(db)),
         limiter=open_limiter(
             broker_url=settings.broker_url,
             rate=settings.rate_limit,

@@ -39,7 +39,7 @@ class InProcess:
                 "MAILER_DATA_DIR": str(tmp_path / "data"),
                 "MAILER_ORG_FILE": str(org_file or EXAMPLES / "mailer.toml"),
                 "MAILER_BATCH_SIZE": str(batch_size),
-                "MAILER_SECRET_KEY": "in-process-test-key",
+                "MAILER_SECRET_KEY": "in-process-test-key-of-the-test-suite-0123",
                 "MAILER_PUBLIC_URL": public_url,
             }
         )

@@ -86,7 +86,7 @@ def configure_for(
         {
             "MAILER_BROKER_URL": f"redis://127.0.0.1:{redis_server.port}/{db}",
             "MAILER_TRANSPORT_URL": smtp_server.url,
-            "MAILER_SECRET_KEY": "test-secret-key-for-the-suite",
+            "MAILER_SECRET_KEY": "test-secret-key-for-the-whole-suite-0123456789",
             "MAILER_PUBLIC_URL": "https://mail.example.org",
         }
     )

@@ -27,7 +27,7 @@ def _runtime(database_url: str, tmp_path: Path) -> tuple[Runtime, int]:
                 "MAILER_DATABASE_URL": database_url,
                 "MAILER_DATA_DIR": str(tmp_path / "data"),
                 "MAILER_ORG_FILE": str(EXAMPLES / "mailer.toml"),
-                "MAILER_SECRET_KEY": "planning-test-key",
+                "MAILER_SECRET_KEY": "planning-test-key-0123456789abcdefghij",
             }
         ),
         transport=MemoryTransport(),

@@ -1,4 +1,4 @@
-"""Serve the web app with uvicorn on 127.0.0.1 and a free port, in a thread."""
+"""Serve the web app as `mailer web` does (same uvicorn settings) on 127.0.0.1, in a thread."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import uvicorn
 
 from mailer.runtime import Runtime
 from mailer.web import create_app
+from mailer.web.server import server_config
 from tests.servers import free_port
 
 
@@ -18,9 +19,7 @@ from tests.servers import free_port
 def serve(rt: Runtime, port: int | None = None) -> Iterator[str]:
     """Yield the base URL while the server runs."""
     chosen = port or free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(rt), host="127.0.0.1", port=chosen, log_level="warning")
-    )
+    server = uvicorn.Server(server_config(create_app(rt), host="127.0.0.1", port=chosen))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -12,7 +12,9 @@ __all__ = ["make_message_id", "recipient_for"]
 def make_message_id(
     signer: TokenSigner, org: OrgProfile, campaign_id: int, subscriber_id: int
 ) -> str:
-    """Stable for a (campaign, subscriber) pair, so a duplicate is recognisable; reveals no id."""
+    """Stable for a (campaign, subscriber) pair of this installation, so a duplicate is
+    recognisable; reveals no subscriber id. The signer's digest is keyed by the secret and
+    the installation id, so another database with the same key makes other Message-IDs."""
     return f"<{campaign_id}.{signer.digest('message-id', campaign_id, subscriber_id)}@{org.sender_domain}>"
 
 
@@ -34,7 +36,7 @@ def recipient_for(
         name=name,
         message_id=message_id or make_message_id(signer, org, campaign_id, subscriber_id),
         unsubscribe_url=f"{public_url}/u/{unsubscribe}",
-        # Tokens are URL-safe base64 and dots: only the space needs quoting.
+        # Tokens are URL-safe base64: only the space needs quoting.
         unsubscribe_mailto=f"mailto:{org.mailto_unsubscribe}?subject=unsubscribe%20{unsubscribe}",
         preferences_url=f"{public_url}/preferences/{signer.sign(subscriber_id, 'preferences')}",
         view_url=f"{public_url}/view/{campaign_id}/{signer.sign(subscriber_id, 'view')}",

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mailer.config import Settings, load_settings
 from mailer.errors import CampaignError, ConfigError, InputError, MailerError, NotFound
+from mailer.redact import mask_credentials
 from mailer.runtime import Runtime, build_runtime
 
 __all__ = [
@@ -38,8 +39,8 @@ R = TypeVar("R")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    """Print one line on stderr and exit."""
-    err.print(f"error: {message}", markup=False, soft_wrap=True)
+    """Print one line on stderr (passwords in it masked) and exit."""
+    err.print(f"error: {mask_credentials(message)}", markup=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -56,6 +57,9 @@ def friendly(func: Callable[P, R]) -> Callable[P, R]:
             fail(str(exc), 1)
         except MailerError as exc:
             fail(str(exc), 1)
+        except OverflowError:
+            # An id past what the database stores (SQLite and BIGINT: 2^63 - 1) names nothing.
+            fail("a number given is too large to be an id (at most 9223372036854775807)", 2)
         except SQLAlchemyError as exc:
             # A database that is down, locked or on another schema: one line, not a traceback.
             fail(f"database error: {str(getattr(exc, 'orig', exc)).splitlines()[0]}", 1)

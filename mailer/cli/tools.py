@@ -16,6 +16,7 @@ from mailer.config import Settings
 from mailer.locales import normalise_locale
 from mailer.paths import EXAMPLES_DIR
 from mailer.preview import WIDTHS, find_chromium, preview_html, screenshot
+from mailer.redact import mask_url
 from mailer.runtime import Runtime, build_runtime
 from mailer.statements import parse_file
 from mailer.statements.repository import group_of, load, save
@@ -28,7 +29,7 @@ DEMO_STATEMENT = "nso-export-licence-fr"
 def init() -> None:
     """Create the database (or migrate it to the newest schema) and the secret key."""
     rt = open_runtime()
-    console.print(f"database ready: {rt.settings.database_url}", markup=False)
+    console.print(f"database ready: {mask_url(rt.settings.database_url)}", markup=False)
     console.print(f"organisation: {rt.org.name} ({', '.join(rt.org.locales)})", markup=False)
 
 
@@ -121,12 +122,11 @@ def web(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
     """Serve the subscriber pages (unsubscribe, confirm, preferences, view online, healthz)."""
-    import uvicorn
-
     from mailer.web import create_app
+    from mailer.web.server import serve
 
     rt = open_runtime()
-    uvicorn.run(create_app(rt), host=host, port=port, log_level="warning", proxy_headers=True)
+    serve(create_app(rt), host=host, port=port)
 
 
 @friendly
@@ -228,7 +228,7 @@ def demo() -> None:
             f"   emails:   {transport.split(':', 1)[1]}/new/ (one file per email)", markup=False
         )
     else:
-        console.print(f"   emails:   sent through {transport}", markup=False)
+        console.print(f"   emails:   sent through {mask_url(transport)}", markup=False)
     for path in previews:
         console.print(f"   preview:  {path}", markup=False)
     console.print(f"   status:   mailer campaigns status {campaign_id}", markup=False)

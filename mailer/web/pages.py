@@ -14,15 +14,6 @@ from mailer.render.environment import environment
 
 __all__ = ["countries", "languages", "page", "page_locale"]
 
-_SECURITY_HEADERS = {
-    # Nothing on these pages comes from elsewhere, and nothing may frame them or leak the URL.
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",
-}
-
 
 def page_locale(org: OrgProfile, locale: str | None) -> str:
     """The first locale of the subscriber's chain that has a catalog (else the default)."""
@@ -36,7 +27,8 @@ def page_locale(org: OrgProfile, locale: str | None) -> str:
 def page(
     org: OrgProfile, locale: str, template: str, *, status: int = 200, **context: Any
 ) -> HTMLResponse:
-    """A page rendered in `locale` (right-to-left when the locale is)."""
+    """A page rendered in `locale` (right-to-left when the locale is); the security headers
+    are the guard's (`mailer.web.guard`), on every response."""
     chain = chain_for(org, locale)
     tr = translations(chain)
     rtl = is_rtl(locale)
@@ -52,7 +44,7 @@ def page(
             **context,
         )
     )
-    return HTMLResponse(html, status_code=status, headers=_SECURITY_HEADERS)
+    return HTMLResponse(html, status_code=status)
 
 
 def languages(org: OrgProfile) -> list[tuple[str, str]]:

@@ -33,7 +33,7 @@ def _setup(workdir: Workdir, redis_url: str, smtp: SMTPServer, people: int) -> l
         {
             "MAILER_BROKER_URL": redis_url,
             "MAILER_TRANSPORT_URL": smtp.url,
-            "MAILER_SECRET_KEY": "faults",
+            "MAILER_SECRET_KEY": "fault-tests-secret-key-0123456789abcdef",
             **FAST_RECOVERY,
         }
     )
