@@ -16,7 +16,7 @@ from pathlib import Path
 from mailer.config import PREFIX, Settings, _Environment, _Given, load_settings
 from mailer.errors import ConfigError, MailerError
 from mailer.redact import mask_credentials
-from mailer.secret import MIN_SECRET_LENGTH, key_file_problem
+from mailer.secret import MIN_SECRET_LENGTH, RECOMMENDED_SECRET_LENGTH, key_file_problem
 
 __all__ = ["Check", "run_checks"]
 
@@ -175,9 +175,14 @@ def _secret_key(settings: Settings, environ: Mapping[str, str]) -> Check:
     if settings.secret_key == _STAND_IN_KEY:
         return Check("secret key", False, "refused (see above): links cannot be signed")
     if environ.get(f"{PREFIX}SECRET_KEY"):
-        return Check(
-            "secret key", True, f"MAILER_SECRET_KEY, {len(settings.secret_key)} characters"
+        length = len(settings.secret_key)
+        advice = (
+            f" (weak: make a random one of {RECOMMENDED_SECRET_LENGTH} or more, "
+            "`openssl rand -base64 32`)"
+            if length < RECOMMENDED_SECRET_LENGTH
+            else ""
         )
+        return Check("secret key", True, f"MAILER_SECRET_KEY, {length} characters{advice}")
     path = settings.data_dir / "secret_key"
     problem = key_file_problem(path) if path.exists() else None
     if problem is not None:
@@ -185,7 +190,7 @@ def _secret_key(settings: Settings, environ: Mapping[str, str]) -> Check:
     return Check(
         "secret key",
         True,
-        f"generated in {path} (at least {MIN_SECRET_LENGTH} characters, readable by its owner only)",
+        f"generated in {path} ({MIN_SECRET_LENGTH}+ characters, readable by its owner only)",
     )
 
 

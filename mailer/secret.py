@@ -10,6 +10,7 @@ from pathlib import Path
 
 __all__ = [
     "MIN_SECRET_LENGTH",
+    "RECOMMENDED_SECRET_LENGTH",
     "SecretKeyFileError",
     "key_file_problem",
     "load_or_create",
@@ -18,7 +19,10 @@ __all__ = [
 
 # Anyone who holds one link can try keys offline against it: 32 characters of a random
 # string (`openssl rand -base64 32`) is out of reach; a word or a short phrase is not.
-MIN_SECRET_LENGTH = 32
+# Below 16 characters a key is refused; below 32 `mailer doctor` says to make a longer one
+# (refusing a key an installation already signs with would break every link it sent).
+MIN_SECRET_LENGTH = 16
+RECOMMENDED_SECRET_LENGTH = 32
 _MIN_DISTINCT = 8
 
 

@@ -134,3 +134,12 @@ def test_doctor_checks_the_key_file(bare_workdir: Workdir) -> None:
         for line in lax.stdout.splitlines()
     )
     assert key_file.read_text(encoding="ascii").strip() not in lax.stdout
+
+
+def test_a_key_of_16_characters_works_and_doctor_calls_it_weak(bare_workdir: Workdir) -> None:
+    bare_workdir.env["MAILER_SECRET_KEY"] = "test-secret-key-for-the-suite"  # 29 characters
+    bare_workdir.run("init")
+    doctor = bare_workdir.run("doctor", check=False)
+    line = next(x for x in doctor.stdout.splitlines() if "secret key" in x)
+    assert line.startswith("ok") and "weak" in line
+    assert "test-secret-key-for-the-suite" not in doctor.stdout

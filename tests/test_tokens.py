@@ -134,7 +134,7 @@ def test_confirmation_and_form_tokens_expire_and_are_strict() -> None:
     assert signer.verify_expiring(token, 0) is None and signer.verify_expiring(old, 0) is None
 
 
-@pytest.mark.parametrize("key", ["", " " * 40, "short", "x" * 31, "ab" * 40])
+@pytest.mark.parametrize("key", ["", " " * 40, "short", "x" * 15, "ab" * 40])
 def test_an_empty_short_or_plain_key_signs_nothing(key: str) -> None:
     with pytest.raises(ValueError, match="secret key"):
         TokenSigner(key)
