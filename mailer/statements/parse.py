@@ -16,7 +16,15 @@ from mailer.statements.markdown import markdown_blocks
 from mailer.statements.model import URGENCIES, Block, Statement, slugify
 from mailer.statements.plaintext import html_chunks, text_chunks
 
-__all__ = ["FORMATS", "MAX_BLOCKS", "MAX_BODY", "MAX_FILE_BYTES", "parse_file", "parse_text"]
+__all__ = [
+    "FORMATS",
+    "MAX_BLOCKS",
+    "MAX_BODY",
+    "MAX_FILE_BYTES",
+    "MAX_MARKDOWN",
+    "parse_file",
+    "parse_text",
+]
 
 FORMATS = {
     ".md": "markdown",
@@ -28,7 +36,10 @@ FORMATS = {
 # `<key>.<lang>.<ext>` names a translation group and language without front matter.
 _NAME_PATTERN = re.compile(r"^(?P<key>.+)\.(?P<lang>[a-z]{2,3}(?:[_-][A-Za-z]{2,4})?)$")
 MAX_FILE_BYTES = 2 * 1024 * 1024  # a press release copied with its page is well under 1 MB
-MAX_BODY = 200_000  # characters of body text
+MAX_BODY = 150_000  # characters of body text
+# Characters of Markdown source: markdown-it is pure Python, and pathological input (200,000
+# brackets) costs it seconds, so this is checked before parsing.
+MAX_MARKDOWN = 200_000
 MAX_BLOCKS = 1000
 # Vertical tab and form feed: line breaks in text copied from word processors.
 _BREAKS = str.maketrans({"\x0b": "\n", "\x0c": "\n"})
@@ -73,6 +84,10 @@ def parse_text(
         title = fields.optional_text(meta, "title", source, limit=fields.LIMITS["title"])
         if not title:
             raise StatementError("missing", file=source, field="title")
+        if len(body) > MAX_MARKDOWN:
+            raise StatementError(
+                f"body: longer than {MAX_MARKDOWN:,} characters", file=source, line=first_line
+            )
         blocks = markdown_blocks(body, source=source, first_line=first_line)
     else:
         title, chunks = (text_chunks if fmt == "text" else html_chunks)(content, source=source)
@@ -92,8 +107,9 @@ def parse_text(
     if not key:
         key = named.group("key") if named else slugify(title)
     ident = fields.identifier(meta, "id", source) or f"{slugify(key)}-{lang.lower()}"
-    lead = fields.optional_text(meta, "lead", source, limit=fields.LIMITS["lead"]) or next(
-        (b.text for b in blocks if b.kind == "paragraph"), blocks[0].text
+    lead = fields.optional_text(meta, "lead", source, limit=fields.LIMITS["lead"]) or _cut(
+        next((b.text for b in blocks if b.kind == "paragraph"), blocks[0].text),
+        fields.LIMITS["lead"],
     )
     urgency = (fields.optional_text(meta, "urgency", source, limit=20) or "alert").lower()
     if urgency not in URGENCIES:
@@ -142,6 +158,13 @@ def _refuse_decoded_controls(statement: Statement, source: str) -> None:
                     file=source,
                     field=name,
                 )
+
+
+def _cut(text: str, limit: int) -> str:
+    """At most `limit` characters, cut at a word and marked with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 def _refuse_control_characters(content: str, source: str) -> None:

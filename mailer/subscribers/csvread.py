@@ -46,13 +46,28 @@ class _Lines:
         self.handle = handle
         self.count = 0  # physical lines handed out so far
         self.row_bytes = 0
+        self.row_quotes = 0
         self.bad_byte: int | None = None  # offset in the row of its first non-UTF-8 byte
 
     def start_row(self) -> int:
         """Mark the start of a row; returns the line it starts on."""
         self.row_bytes = 0
+        self.row_quotes = 0
         self.bad_byte = None
         return self.count + 1
+
+    def _abandon(self, partial: bool) -> _RowTooLong:
+        """Read and drop the rest of an abandoned row: the rest of its line when `partial`,
+        then, while a quoted cell is open (an odd count of quotes so far), its next lines."""
+        while partial or self.row_quotes % 2:
+            chunk = self.handle.readline(65536)
+            if not chunk:
+                break
+            self.row_quotes += chunk.count(b'"')
+            partial = not chunk.endswith(b"\n")
+            if not partial:
+                self.count += 1
+        return _RowTooLong()
 
     def __iter__(self) -> _Lines:
         return self
@@ -63,14 +78,13 @@ class _Lines:
             raise StopIteration
         if self.count == 0 and raw.startswith(_BOM):
             raw = raw[len(_BOM) :]
-        self.count += 1
+        self.row_quotes += raw.count(b'"')
         if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
-            while (rest := self.handle.readline(65536)) and not rest.endswith(b"\n"):
-                pass  # the rest of an endless line, read and dropped
-            raise _RowTooLong
+            raise self._abandon(partial=True)  # an endless line
+        self.count += 1
         self.row_bytes += len(raw)
         if self.row_bytes > MAX_ROW:
-            raise _RowTooLong
+            raise self._abandon(partial=False)
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError as exc:

@@ -266,10 +266,16 @@ def _flush(
     report.pending_ids.clear()
 
 
+def _inert(cell: str) -> str:
+    # A spreadsheet runs a cell starting with = + - @ (or a tab or CR before one) as a
+    # formula: the rejected rows are someone else's data, opened by the admin to fix them.
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+
+
 def write_rejected(report: ImportReport, path: Path) -> None:
     """A CSV of the rejected rows with their line and reason, to fix and import again."""
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["line", "reason", *COLUMNS])
         for line, reason, row in report.rejected:
-            writer.writerow([line, reason, *(row.get(c, "") for c in COLUMNS)])
+            writer.writerow([line, _inert(reason), *(_inert(row.get(c, "")) for c in COLUMNS)])

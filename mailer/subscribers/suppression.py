@@ -73,12 +73,12 @@ def suppressed(session: Session, pairs: Iterable[tuple[str, str | None]]) -> set
     A legacy hash (`legacy_hash`) matches only rows of schema 0001 (`key_form` NULL): a
     row made since from `strasse@` must not keep out `straße@`, while a row of before,
     made from the case-folded form of either, keeps out both."""
-    current: dict[str, str] = {}
-    legacy: dict[str, str] = {}
+    current: set[str] = set()
+    legacy: dict[str, set[str]] = {}
     for digest, old in pairs:
-        current[digest] = digest
+        current.add(digest)
         if old is not None:
-            legacy[old] = digest
+            legacy.setdefault(old, set()).add(digest)
     if not current:
         return set()
     condition: ColumnElement[bool] = Suppression.email_hash.in_(list(current))
@@ -87,8 +87,15 @@ def suppressed(session: Session, pairs: Iterable[tuple[str, str | None]]) -> set
             condition,
             and_(Suppression.email_hash.in_(list(legacy)), Suppression.key_form.is_(None)),
         )
-    found = session.scalars(select(Suppression.email_hash).where(condition))
-    return {current.get(h) or legacy[h] for h in found}
+    refused: set[str] = set()
+    for found, form in session.execute(
+        select(Suppression.email_hash, Suppression.key_form).where(condition)
+    ):
+        if found in current:
+            refused.add(found)
+        if form is None:
+            refused |= legacy.get(found, set())
+    return refused
 
 
 def is_suppressed(session: Session, email_key: str) -> str | None:

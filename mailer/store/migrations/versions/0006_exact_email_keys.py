@@ -41,8 +41,9 @@ def upgrade() -> None:
         return  # nothing was ever hashed: no subscriber, no suppression
     salt = bytes.fromhex(salt_hex)
     changed = []
-    rows = connection.execution_options(yield_per=10_000).execute(
-        sa.text("SELECT id, email, email_key, email_hash FROM subscribers")
+    rows = connection.execute(
+        sa.text("SELECT id, email, email_key, email_hash FROM subscribers"),
+        execution_options={"yield_per": 10_000},
     )
     for row_id, email, old_key, old_hash in rows:
         new_key = _key(email)
