@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mailer.compose import Recipient, build_template
+from mailer.compose import Recipient
 from mailer.errors import StatementError
 from mailer.org import OrgProfile, load_profile
 from mailer.render.personalise import FIELDS, Slots, compile_template
@@ -17,7 +17,7 @@ from mailer.render.variant import RenderedEmail, render_digest, render_email
 from mailer.statements import parse_text
 from mailer.statements.model import Block, CallToAction, Statement
 from mailer.urls import url_problem
-from tests.messages import EXAMPLES
+from tests.messages import EXAMPLES, compose
 
 ORG = load_profile(EXAMPLES / "mailer.toml")
 LEGACY = {name: f"__mailer_{name}__" for name in FIELDS}  # the markers of before
@@ -70,16 +70,7 @@ WORDS = ("SECRET-UNSUBSCRIBE", "SECRET-PREFERENCES", "SECRET-VIEW", "SECRET-NAME
 
 
 def _parts(variant: RenderedEmail) -> tuple[str, str]:
-    template = build_template(
-        variant,
-        sender_name=ORG.sender_name("en"),
-        sender_address=ORG.from_address,
-        envelope_from=ORG.envelope_from,
-        list_name=ORG.name,
-        list_id=ORG.list_id,
-        campaign_id=1,
-    )
-    message = message_from_bytes(template.build(SECRETS), policy=policy.default)
+    message = message_from_bytes(compose(variant, SECRETS), policy=policy.default)
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     return html, text

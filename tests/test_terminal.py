@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from mailer.cli.terminal import json_safe, one_line, terminal_safe
-from mailer.compose import Recipient, build_template
+from mailer.compose import Recipient
 from mailer.errors import ConfigError
 from mailer.org import load_profile
 from mailer.render.variant import render_email
 from mailer.statements import parse_text
 from tests.conftest import EXAMPLES, Workdir
+from tests.messages import compose
 
 HOSTILE = "Ana \x1b]0;owned\x07\x1b[2J\r\x00\x9b31m\u202eabc\u2028 [link=https://evil.example]x[/link] :smile:"
 RAW = ("\x1b", "\x07", "\x00", "\r", "\x9b", "\u202e", "\u2028")
@@ -113,16 +114,7 @@ def test_no_statement_text_can_start_a_header_line() -> None:
     statement = parse_text(source, fmt="markdown", source="x.md")
     org = load_profile(EXAMPLES / "mailer.toml")
     variant = render_email("alert", statement, locale="en", org=org)
-    template = build_template(
-        variant,
-        sender_name=org.sender_name("en"),
-        sender_address=org.from_address,
-        envelope_from=org.envelope_from,
-        list_name=org.name,
-        list_id=org.list_id,
-        campaign_id=1,
-    )
-    raw = template.build(Recipient(email="ana@example.net", name="Ana", message_id="<1@x>"))
+    raw = compose(variant, Recipient(email="ana@example.net", name="Ana", message_id="<1@x>"))
     head = raw.split(b"\r\n\r\n", 1)[0].decode("utf-8")
     assert not any(line.startswith(("Bcc:", "X-Y:", "Z:")) for line in head.split("\r\n"))
     message = message_from_bytes(raw, policy=policy.default)
