@@ -8,6 +8,7 @@ fails is left out, never shown.
 from __future__ import annotations
 
 import gettext
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,7 @@ from babel.dates import format_date
 from markupsafe import Markup
 
 from mailer.locales import is_rtl
-from mailer.org import OrgProfile
+from mailer.org import DefaultAction, OrgProfile
 from mailer.render.content import clean_inline_html
 from mailer.statements.model import Block, CallToAction, Statement
 from mailer.urls import safe_url
@@ -58,7 +59,9 @@ def actions_for(
     return _shown(own, tr)
 
 
-def _shown(actions: list[CallToAction] | list[Any], tr: gettext.NullTranslations) -> list[Action]:
+def _shown(
+    actions: Sequence[CallToAction | DefaultAction], tr: gettext.NullTranslations
+) -> list[Action]:
     """The buttons whose URL passes the allow-list, labelled."""
     shown = []
     for action in actions:
@@ -148,7 +151,7 @@ def digest_context(
         }
         for s in statements
     ]
-    actions = _shown(list(org.for_locale(locale).actions), tr)
+    actions = _shown(org.for_locale(locale).actions, tr)
     return {
         **base_context(
             org=org, locale=locale, subject="", preheader=statements[0].title if statements else ""
