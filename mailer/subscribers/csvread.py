@@ -175,7 +175,9 @@ def read_rows(path: Path) -> Iterator[Row]:
                 safe = {k: v.encode("utf-8", "replace").decode("utf-8") for k, v in row.items()}
                 yield start, safe, f"not UTF-8 (byte {lines.bad_byte} of the row)"
                 continue
-            long = next((name for name, value in row.items() if len(value) > MAX_CELL), None)
+            long = None
+            if lines.row_bytes > MAX_CELL:  # no cell can be longer than its row
+                long = next((name for name, value in row.items() if len(value) > MAX_CELL), None)
             if long is not None:
                 yield start, {}, f"{long}: longer than {MAX_CELL:,} characters"
                 continue
