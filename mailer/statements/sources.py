@@ -41,14 +41,14 @@ def read_feed(source: Source, *, timeout: float = 30.0) -> tuple[list[Statement]
     try:
         fetched = fetch(url, timeout=timeout)
     except StatementError as exc:
-        return [], [str(exc)]
+        return [], [_clean(str(exc))]
     # A stream, never bytes: feedparser opens bytes that name a file as that file.
     feed = feedparser.parse(
         io.BytesIO(fetched.body),
         response_headers={"content-type": fetched.content_type, "content-location": fetched.url},
     )
     if feed.get("bozo") and not feed.entries:
-        return [], [f"{url}: not a readable feed: {feed.get('bozo_exception')}"]
+        return [], [_clean(f"{url}: not a readable feed: {feed.get('bozo_exception')}")]
     declared = source.lang or feed.feed.get("language")
     language = normalise_locale(declared) if isinstance(declared, str) else None
     statements: list[Statement] = []
@@ -57,8 +57,13 @@ def read_feed(source: Source, *, timeout: float = 30.0) -> tuple[list[Statement]
         try:
             statements.append(_entry(entry, source=source, language=language))
         except StatementError as exc:
-            problems.append(f"feed entry skipped: {exc}")
+            problems.append(_clean(f"feed entry skipped: {exc}"))
     return statements, problems
+
+
+def _clean(problem: str) -> str:
+    # Problems quote what a feed server or a file name said: one printable log line.
+    return _CONTROL.sub("?", problem.replace("\n", " "))[:500]
 
 
 def _entry(entry: Any, *, source: Source, language: str | None) -> Statement:
@@ -106,10 +111,10 @@ def read_directory(source: Source) -> tuple[list[Statement], list[str]]:
         try:
             statement = parse_file(path)
         except StatementError as exc:
-            problems.append(str(exc))
+            problems.append(_clean(str(exc)))
             continue
         except Exception as exc:  # a parser's own bug must not stop the other files
-            problems.append(f"{path}: unreadable ({type(exc).__name__}: {str(exc)[:120]})")
+            problems.append(_clean(f"{path}: unreadable ({type(exc).__name__}: {exc})"))
             continue
         statements.append(replace(statement, source=source.name))
     return statements, problems
