@@ -97,6 +97,7 @@ def naive_baseline(sample: int, smtp_port: int) -> float:
     from mailer.i18n import translations
     from mailer.org import chain_for, load_profile
     from mailer.render.context import email_context
+    from mailer.render.personalise import Slots
     from mailer.statements import parse_file
 
     org = load_profile(EXAMPLES / "mailer.toml")
@@ -109,10 +110,12 @@ def naive_baseline(sample: int, smtp_port: int) -> float:
     env.install_gettext_translations(translations(chain_for(org, "fr")), newstyle=True)  # type: ignore[attr-defined]
     template = env.get_template("email/alert/body.html.j2")
     context = email_context(statement, org=org, locale="fr", tr=translations(chain_for(org, "fr")))
+    slots = Slots.draw()
+    context["slot"] = slots.markers()
     connection = smtplib.SMTP("127.0.0.1", smtp_port)
     start = time.perf_counter()
     for i in range(sample):
-        html = template.render(context).replace("__mailer_greeting__", f"Bonjour Person {i},")
+        html = template.render(context).replace(slots.marker("greeting"), f"Bonjour Person {i},")
         html = premailer.transform(html, allow_network=False, disable_validation=True)
         message = EmailMessage()
         message["From"] = org.from_address

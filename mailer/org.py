@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mailer.errors import ConfigError
 from mailer.locales import fallback_chain, normalise_locale
+from mailer.urls import url_problem
 
 __all__ = ["DefaultAction", "LocaleProfile", "OrgProfile", "Source", "chain_for", "load_profile"]
 
@@ -70,6 +73,10 @@ class OrgProfile:
     # The topics a person may choose (signup and preference pages); empty: the topics of
     # published statements.
     topics: tuple[str, ...] = ()
+    # Hosts whose images a statement may show (`![alt](https://host/...)`); empty (the
+    # default): no remote image, only its alt text. Every image loaded tells its host who
+    # opened the email, when and from where.
+    image_hosts: tuple[str, ...] = ()
     per_locale: dict[str, LocaleProfile] = field(default_factory=dict)
 
     @property
@@ -116,6 +123,7 @@ def load_profile(path: Path | None) -> OrgProfile:
         raise ConfigError(where, f"cannot read: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(where, f"not valid TOML: {exc}") from exc
+    _refuse_control_characters(where, data, "")
     org = data.get("organisation", {})
     if not isinstance(org, dict):
         raise ConfigError(where, "[organisation] must be a table")
@@ -128,6 +136,10 @@ def load_profile(path: Path | None) -> OrgProfile:
         "organisation.default_locale",
         org.get("default_locale", locales[0] if locales else "en"),
     )
+    if not isinstance(data.get("locales", {}), dict):
+        raise ConfigError(where, "[locales] must be a table of [locales.LOCALE] tables")
+    if not isinstance(data.get("sources", []), list):
+        raise ConfigError(where, "sources must be [[sources]] tables")
     per_locale = {
         _locale(where, f"locales.{key}", key): _locale_profile(where, key, value)
         for key, value in data.get("locales", {}).items()
@@ -135,15 +147,23 @@ def load_profile(path: Path | None) -> OrgProfile:
     return OrgProfile(
         name=_text(where, org, "name", defaults.name),
         address=_text(where, org, "address", defaults.address),
-        website=_text(where, org, "website", defaults.website),
-        from_address=_address(where, org, "from_address", defaults.from_address),
-        bounce_address=org.get("bounce_address"),
-        unsubscribe_address=org.get("unsubscribe_address"),
-        list_id=_text(
+        website=_url(
             where,
-            org,
-            "list_id",
-            f"alerts.{_address(where, org, 'from_address', defaults.from_address).rpartition('@')[2]}",
+            "organisation.website",
+            _text(where, org, "website", defaults.website),
+            mailto=False,
+        ),
+        from_address=_address(where, org, "from_address", defaults.from_address),
+        bounce_address=_optional_address(where, org, "bounce_address"),
+        unsubscribe_address=_optional_address(where, org, "unsubscribe_address"),
+        list_id=_list_id(
+            where,
+            _text(
+                where,
+                org,
+                "list_id",
+                f"alerts.{_address(where, org, 'from_address', defaults.from_address).rpartition('@')[2]}",
+            ),
         ),
         default_locale=default_locale,
         locales=locales or (default_locale,),
@@ -154,8 +174,56 @@ def load_profile(path: Path | None) -> OrgProfile:
         missed_grace_seconds=_count(where, org, "missed_grace_minutes", 60) * 60,
         sources=tuple(_source(where, i, s) for i, s in enumerate(data.get("sources", []))),
         topics=_topics(where, org.get("topics", [])),
+        image_hosts=_hosts(where, org.get("image_hosts", [])),
         per_locale=per_locale,
     )
+
+
+def _refuse_control_characters(where: str, value: object, path: str) -> None:
+    """No profile value may hold a control character: a CR/LF in a name or an address line
+    would start a new header line (a `Bcc:`) in every message that shows it (RFC 5322 2.2)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_control_characters(where, key, path or "key")
+            _refuse_control_characters(where, item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_control_characters(where, item, f"{path}[{index}]")
+    elif isinstance(value, str):
+        for char in value:
+            if unicodedata.category(char) in {"Cc", "Zl", "Zp"}:
+                raise ConfigError(
+                    where, f"{path}: control character U+{ord(char):04X} not allowed in a value"
+                )
+
+
+_HOST = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
+
+
+def _hosts(where: str, value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or len(value) > 50:
+        raise ConfigError(where, "organisation.image_hosts must be a list of at most 50 host names")
+    hosts = []
+    for index, item in enumerate(value):
+        host = item.strip().lower().rstrip(".") if isinstance(item, str) else ""
+        if not _HOST.match(host):
+            raise ConfigError(
+                where,
+                f"organisation.image_hosts[{index}] must be a host name like images.example.org",
+            )
+        hosts.append(host)
+    return tuple(dict.fromkeys(hosts))
+
+
+def _url(where: str, key: str, value: str, *, mailto: bool = True) -> str:
+    problem = url_problem(value)
+    if problem is None and not mailto and value.lower().startswith("mailto:"):
+        problem = "must be an https:// or http:// URL"
+    if problem is not None:
+        raise ConfigError(where, f"{key}: {problem}")
+    return value.strip()
 
 
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -207,13 +275,23 @@ def _topics(where: str, value: object) -> tuple[str, ...]:
 def _source(where: str, index: int, value: object) -> Source:
     if not isinstance(value, dict) or bool(value.get("url")) == bool(value.get("directory")):
         raise ConfigError(where, f"sources[{index}] needs either url or directory")
-    return Source(
-        url=value.get("url"),
-        directory=value.get("directory"),
-        publish=bool(value.get("publish", False)),
-        lang=value.get("lang"),
-        urgency=str(value.get("urgency", "news")),
-    )
+    url, directory = value.get("url"), value.get("directory")
+    if url is not None:
+        if not isinstance(url, str):
+            raise ConfigError(where, f"sources[{index}].url must be a string")
+        url = _url(where, f"sources[{index}].url", url, mailto=False)
+    if directory is not None and not isinstance(directory, str):
+        raise ConfigError(where, f"sources[{index}].directory must be a string")
+    publish = value.get("publish", False)
+    if not isinstance(publish, bool):
+        raise ConfigError(where, f"sources[{index}].publish must be true or false, not {publish!r}")
+    lang = value.get("lang")
+    if lang is not None:
+        lang = _locale(where, f"sources[{index}].lang", lang)
+    urgency = value.get("urgency", "news")
+    if urgency not in ("alert", "news"):
+        raise ConfigError(where, f"sources[{index}].urgency must be alert or news, not {urgency!r}")
+    return Source(url=url, directory=directory, publish=publish, lang=lang, urgency=urgency)
 
 
 def _missing(where: str, value: object) -> str:
@@ -228,15 +306,44 @@ def _missing(where: str, value: object) -> str:
 
 def _text(where: str, table: dict[str, Any], key: str, default: str) -> str:
     value = table.get(key, default)
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(where, f"organisation.{key} must be a non-empty string")
+    if not isinstance(value, str) or not value.strip() or len(value) > 300:
+        raise ConfigError(
+            where, f"organisation.{key} must be a non-empty string of at most 300 characters"
+        )
     return value.strip()
+
+
+def _optional_address(where: str, table: dict[str, Any], key: str) -> str | None:
+    if table.get(key) is None:
+        return None
+    return _address(where, table, key, "")
+
+
+def _optional_text(where: str, key: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 300:
+        raise ConfigError(where, f"{key} must be text of at most 300 characters")
+    return value.strip() or None
+
+
+# One plain address: no display name, no list, nothing a header could read as more.
+_PLAIN_ADDRESS = re.compile(r"^[^\s@<>,;:\"()\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
 
 def _address(where: str, table: dict[str, Any], key: str, default: str) -> str:
     value = _text(where, table, key, default)
-    if "@" not in value or " " in value:
+    if not _PLAIN_ADDRESS.match(value):
         raise ConfigError(where, f"organisation.{key} is not an email address: {value!r}")
+    return value
+
+
+def _list_id(where: str, value: str) -> str:
+    # RFC 2919: the list-id is a dot-atom (it goes between < > in List-Id).
+    if not re.fullmatch(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+", value):
+        raise ConfigError(
+            where, f"organisation.list_id must look like alerts.example.org, not {value!r}"
+        )
     return value
 
 
@@ -254,12 +361,21 @@ def _locale_profile(where: str, key: str, value: object) -> LocaleProfile:
     for index, item in enumerate(value.get("cta", [])):
         if not isinstance(item, dict) or not item.get("kind") or not item.get("url"):
             raise ConfigError(where, f"locales.{key}.cta[{index}] needs kind and url")
+        label = item.get("label")
+        if label is not None and (not isinstance(label, str) or len(label) > 100):
+            raise ConfigError(
+                where, f"locales.{key}.cta[{index}].label must be text of at most 100 characters"
+            )
         actions.append(
-            DefaultAction(kind=str(item["kind"]), url=str(item["url"]), label=item.get("label"))
+            DefaultAction(
+                kind=str(item["kind"]),
+                url=_url(where, f"locales.{key}.cta[{index}].url", str(item["url"])),
+                label=label,
+            )
         )
     return LocaleProfile(
-        sender_name=value.get("sender_name"),
-        address=value.get("address"),
+        sender_name=_optional_text(where, f"locales.{key}.sender_name", value.get("sender_name")),
+        address=_optional_text(where, f"locales.{key}.address", value.get("address")),
         fallback=tuple(
             _locale(where, f"locales.{key}.fallback", v) for v in value.get("fallback", [])
         ),

@@ -19,6 +19,22 @@ def example_org() -> OrgProfile:
     return load_profile(EXAMPLES / "mailer.toml")
 
 
+def compose(variant: RenderedEmail, recipient: Recipient, *, campaign_id: int = 12) -> bytes:
+    """The message a campaign of the example organisation builds for one recipient."""
+    org = example_org()
+    template = build_template(
+        variant,
+        sender_name=org.sender_name(variant.locale),
+        sender_address=org.from_address,
+        envelope_from=org.envelope_from,
+        list_name=org.name,
+        list_id=org.list_id,
+        campaign_id=campaign_id,
+        list_headers=variant.kind != "confirm",
+    )
+    return template.build(recipient)
+
+
 def sample_message(variant: RenderedEmail | None = None, *, campaign_id: int = 12) -> bytes:
     """The seed alert in French (or `variant`) for one subscriber, with real-looking links."""
     org = example_org()

@@ -7,13 +7,16 @@ import smtplib
 import pytest
 
 from mailer.compose import MessageTemplate, Recipient, build_template
-from mailer.render.personalise import compile_template, token
+from mailer.render.personalise import Slots, compile_template
 from mailer.render.variant import RenderedEmail
 from mailer.transport.base import Outgoing, SendResult
 from mailer.transport.factory import parse_smtp_url
 from mailer.transport.smtp import SMTPTransport
 from tests.messages import example_org
 from tests.servers import SMTPServer
+
+SLOTS = Slots.draw()
+token = SLOTS.marker
 
 # Dots where stuffing matters: a line that starts with one, a quoted-printable soft break that
 # lands just before one (76 columns), a field slotted in at a line start, a body that ends on one.
@@ -40,8 +43,8 @@ def _template(text: str, html: str) -> MessageTemplate:
         locale="fr",
         lang="fr",
         subject="Sujet",
-        html=compile_template(html, html=True),
-        text=compile_template(text, html=False),
+        html=compile_template(html, html=True, slots=SLOTS),
+        text=compile_template(text, html=False, slots=SLOTS),
         greeting_named=".Bonjour \x00,",
         greeting_plain=".Bonjour,",
     )

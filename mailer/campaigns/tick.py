@@ -24,12 +24,12 @@ def poll_sources(db: Database, org: OrgProfile) -> list[int]:
     Returns the alert campaigns to dispatch."""
     campaigns: list[int] = []
     for source in org.sources:
-        if source.url:
-            found = read_feed(source)
-        else:
-            found, problems = read_directory(source)
-            for problem in problems:
-                log.warning("source %s: %s", source.name, problem)
+        try:
+            found, problems = read_feed(source) if source.url else read_directory(source)
+        except Exception as exc:  # one source's failure is reported; the others are read
+            found, problems = [], [f"unreadable: {type(exc).__name__}: {str(exc)[:200]}"]
+        for problem in problems:
+            log.warning("source %s: %s", source.name, problem)
         for statement in found:
             with db.session() as session:
                 action = save(session, statement)
@@ -48,5 +48,10 @@ def tick(db: Database, org: OrgProfile, *, now: dt.datetime | None = None) -> li
         digest = create_digest(db, now=moment)
         if digest is not None:
             campaigns.append(digest)
-    campaigns.extend(poll_sources(db, org))
+    try:
+        campaigns.extend(poll_sources(db, org))
+    except Exception as exc:
+        # The campaigns started above are returned whatever the sources do: dropping them
+        # here would leave them planning with nobody to dispatch them.
+        log.error("sources: %s: %s (due campaigns go out all the same)", type(exc).__name__, exc)
     return campaigns

@@ -12,9 +12,9 @@ from functools import wraps
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
+from mailer.cli.terminal import SafeConsole, json_safe, one_line, terminal_safe
 from mailer.config import Settings, load_settings
 from mailer.errors import CampaignError, ConfigError, InputError, MailerError, NotFound
 from mailer.redact import mask_credentials
@@ -28,19 +28,22 @@ __all__ = [
     "open_runtime",
     "print_json",
     "settings",
+    "terminal_safe",
     "work_session",
 ]
 
-console = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Everything printed is data (titles, names, file names, errors quoting input): no markup
+# or emoji codes are read from it and its control characters are shown, not obeyed.
+console = SafeConsole(soft_wrap=True)
+err = SafeConsole(stderr=True, soft_wrap=True)
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    """Print one line on stderr (passwords in it masked) and exit."""
-    err.print(f"error: {mask_credentials(message)}", markup=False, soft_wrap=True)
+    """Print one line on stderr (passwords in it masked, control characters escaped) and exit."""
+    err.print(f"error: {one_line(mask_credentials(message))}", markup=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -90,8 +93,8 @@ def open_runtime() -> Runtime:
 
 
 def print_json(value: Any) -> None:
-    """JSON on stdout, UTF-8 kept readable."""
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
+    """JSON on stdout, UTF-8 kept readable; characters a terminal acts on as \\u escapes."""
+    sys.stdout.write(json_safe(json.dumps(value, ensure_ascii=False, indent=2, default=str)) + "\n")
 
 
 @contextmanager

@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 from sqlalchemy import select
 
 from mailer.campaigns.missing import parse_missing
 from mailer.cli.campaigns import MissingOption
-from mailer.cli.common import console, err, friendly, open_runtime, print_json
+from mailer.cli.common import console, err, friendly, open_runtime, print_json, terminal_safe
 from mailer.cli.publishing import publish_group, release_translations
+from mailer.cli.terminal import one_line
 from mailer.errors import StatementError
 from mailer.statements import parse_file
 from mailer.statements.repository import save, to_statement
@@ -60,14 +62,22 @@ def import_(
         try:
             statement = parse_file(path, translation_key=translation_key)
         except StatementError as exc:
-            err.print(f"error: {exc}", markup=False, soft_wrap=True)
+            err.print(f"error: {one_line(str(exc))}", markup=False, soft_wrap=True)
+            problems += 1
+            continue
+        except Exception as exc:  # a parser's own bug: this file fails, the others go on
+            err.print(
+                f"error: {one_line(str(path))}: unreadable ({type(exc).__name__})",
+                markup=False,
+                soft_wrap=True,
+            )
             problems += 1
             continue
         with rt.db.session() as session:
             action = save(session, statement)
         actions[action] = actions.get(action, 0) + 1
         groups.setdefault(statement.translation_key, statement.id)
-        print(statement.id)
+        print(terminal_safe(statement.id))
     summary = ", ".join(f"{n} {a}" for a, n in sorted(actions.items()))
     err.print(
         f"imported {sum(actions.values())} statement(s){': ' + summary if summary else ''}"
@@ -155,7 +165,7 @@ def show(
             }
         )
         return
-    console.print(f"[bold]{statement.title}[/bold]")
+    console.print(Text(terminal_safe(statement.title), style="bold"))
     console.print(
         f"id {statement.id} · {statement.lang} · group {statement.translation_key} · "
         f"topics {', '.join(statement.topics) or '-'} · {statement.urgency}",

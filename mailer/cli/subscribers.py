@@ -19,7 +19,7 @@ from mailer.cli.common import (
 )
 from mailer.runtime import Runtime
 from mailer.store.models import Subscriber
-from mailer.subscribers.actions import forget, unsubscribe, why
+from mailer.subscribers.actions import erase, unsubscribe, why
 from mailer.subscribers.export import export_csv
 from mailer.subscribers.importer import import_csv, write_rejected
 from mailer.subscribers.store import get_by_email, upsert
@@ -231,11 +231,14 @@ def unsubscribe_(email: Annotated[str, typer.Argument(help="Email address.")]) -
 @app.command("forget")
 @friendly
 def forget_(email: Annotated[str, typer.Argument(help="Email address.")]) -> None:
-    """Erase a person (GDPR): only a keyed hash stays, so no import can add them again."""
+    """Erase a person (GDPR): only a keyed hash stays, so no import can add them again.
+
+    The database files keep no copy (see the README for what else may: outboxes, backups)."""
     rt = open_runtime()
-    with rt.db.session() as session:
-        forget(session, email)
+    problem = erase(rt.db, email)
     console.print("erased; the address is suppressed", markup=False)
+    if problem:
+        err.print(f"warning: {problem}", markup=False)
 
 
 @app.command("why")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from mailer.campaigns.audience import choose_version
 from mailer.cli.common import console, err, fail, friendly, open_runtime, settings
@@ -207,7 +208,7 @@ def demo() -> None:
         current = replace(current, org_file=EXAMPLES_DIR / "mailer.toml")
     rt = build_runtime(current)
     statements_dir = EXAMPLES_DIR / "statements"
-    console.print(f"[bold]1.[/bold] statements from {statements_dir}")
+    console.print(f"[bold]1.[/bold] statements from {escape(str(statements_dir))}", markup=True)
     for path in sorted(statements_dir.iterdir()):
         statement = parse_file(path)
         with rt.db.session() as session:
@@ -216,12 +217,13 @@ def demo() -> None:
     report = import_csv(rt.db, EXAMPLES_DIR / "subscribers.csv", consented=True)
     console.print(
         f"[bold]2.[/bold] subscribers: {report.created} created, {report.updated} updated, "
-        f"{len(report.rejected)} rejected"
+        f"{len(report.rejected)} rejected",
+        markup=True,
     )
-    console.print(f"[bold]3.[/bold] publishing {DEMO_STATEMENT} and its translations")
+    console.print(f"[bold]3.[/bold] publishing {DEMO_STATEMENT} and its translations", markup=True)
     campaign_id = publish_group(rt, DEMO_STATEMENT)
     previews = write_previews(rt, DEMO_STATEMENT, [], Path("previews"), png=False)
-    console.print("[bold]4.[/bold] where to look")
+    console.print("[bold]4.[/bold] where to look", markup=True)
     transport = rt.settings.transport_url
     if transport.startswith("maildir:"):
         console.print(

@@ -1,8 +1,14 @@
-"""Build the template context of a statement for one locale: sections, dates, calls to action."""
+"""Build the template context of a statement for one locale: sections, dates, calls to action.
+
+Every URL goes through the scheme allow-list again here (defence in depth: statements are
+checked when parsed) and every body block's HTML is rebuilt from an allow-list; a URL that
+fails is left out, never shown.
+"""
 
 from __future__ import annotations
 
 import gettext
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,8 +16,10 @@ from babel.dates import format_date
 from markupsafe import Markup
 
 from mailer.locales import is_rtl
-from mailer.org import OrgProfile
+from mailer.org import DefaultAction, OrgProfile
+from mailer.render.content import clean_inline_html
 from mailer.statements.model import Block, CallToAction, Statement
+from mailer.urls import safe_url
 
 __all__ = ["Action", "email_context"]
 
@@ -48,21 +56,36 @@ def actions_for(
         if default.kind not in kinds:
             own.append(CallToAction(kind=default.kind, url=default.url, label=default.label))
             kinds.add(default.kind)
-    return [Action(a.kind, a.label or default_label(a.kind, tr), a.url) for a in own]
+    return _shown(own, tr)
 
 
-def sections(blocks: tuple[Block, ...]) -> list[dict[str, Any]]:
-    """Blocks with consecutive list items grouped into one list section."""
+def _shown(
+    actions: Sequence[CallToAction | DefaultAction], tr: gettext.NullTranslations
+) -> list[Action]:
+    """The buttons whose URL passes the allow-list, labelled."""
+    shown = []
+    for action in actions:
+        url = safe_url(action.url)
+        if url is not None:
+            shown.append(Action(action.kind, action.label or default_label(action.kind, tr), url))
+    return shown
+
+
+def sections(
+    blocks: tuple[Block, ...], *, image_hosts: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
+    """Blocks with consecutive list items grouped into one list section, their HTML rebuilt."""
     out: list[dict[str, Any]] = []
     for block in blocks:
+        html = Markup(clean_inline_html(block.html, image_hosts=image_hosts))
         if block.kind == "list_item":
             if out and out[-1]["kind"] == "list":
-                out[-1]["items"].append(Markup(block.html))
+                out[-1]["items"].append(html)
                 out[-1]["text_items"].append(block.text)
                 continue
-            out.append({"kind": "list", "items": [Markup(block.html)], "text_items": [block.text]})
+            out.append({"kind": "list", "items": [html], "text_items": [block.text]})
         else:
-            out.append({"kind": block.kind, "html": Markup(block.html), "text": block.text})
+            out.append({"kind": block.kind, "html": html, "text": block.text})
     return out
 
 
@@ -76,7 +99,7 @@ def base_context(*, org: OrgProfile, locale: str, subject: str, preheader: str) 
         "subject": subject,
         "preheader": preheader,
         "org_name": org.name,
-        "org_website": org.website,
+        "org_website": safe_url(org.website) or "",
         "postal_address": org.postal_address(locale),
     }
 
@@ -99,8 +122,8 @@ def email_context(
         "title": statement.title,
         "kicker": _("Urgent action") if statement.urgent else _("Alert"),
         "published": published,
-        "sections": sections(statement.blocks),
-        "url": statement.url,
+        "sections": sections(statement.blocks, image_hosts=frozenset(org.image_hosts)),
+        "url": safe_url(statement.url),
         "actions": actions_for(statement, org, locale, tr),
         "footer_reason": _(
             "You receive this alert because you subscribed to email alerts from %(org)s."
@@ -123,15 +146,12 @@ def digest_context(
         {
             "title": s.title,
             "lead": s.lead,
-            "url": s.url,
+            "url": safe_url(s.url),
             "published": format_date(s.date, format="long", locale=locale) if s.date else "",
         }
         for s in statements
     ]
-    actions = [
-        Action(a.kind, a.label or default_label(a.kind, tr), a.url)
-        for a in org.for_locale(locale).actions
-    ]
+    actions = _shown(org.for_locale(locale).actions, tr)
     return {
         **base_context(
             org=org, locale=locale, subject="", preheader=statements[0].title if statements else ""

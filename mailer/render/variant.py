@@ -16,7 +16,7 @@ from mailer.paths import LOCALE_DIR
 from mailer.render.context import base_context, digest_context, email_context
 from mailer.render.environment import environment
 from mailer.render.inline import inline_css
-from mailer.render.personalise import Compiled, compile_template
+from mailer.render.personalise import Compiled, Slots, compile_template
 from mailer.statements.model import Statement
 
 __all__ = ["RenderedEmail", "render_confirmation", "render_digest", "render_email"]
@@ -50,6 +50,9 @@ def _render(
 ) -> RenderedEmail:
     env = environment(chain, locale_dir=locale_dir)
     tr = translations(chain, locale_dir)
+    # Drawn now, when every input is fixed: no statement can contain these markers.
+    slots = Slots.draw()
+    context = {**context, "slot": slots.markers()}
     try:
         subject = env.get_template(f"email/{kind}/subject.txt.j2").render(context)
         html = env.get_template(f"email/{kind}/body.html.j2").render(context)
@@ -61,8 +64,8 @@ def _render(
         locale=locale,
         lang=locale.replace("_", "-"),
         subject=" ".join(subject.split()),
-        html=compile_template(inline_css(html), html=True),
-        text=compile_template(text.strip() + "\n", html=False),
+        html=compile_template(inline_css(html), html=True, slots=slots),
+        text=compile_template(text.strip() + "\n", html=False, slots=slots),
         greeting_named=tr.gettext("Dear %(name)s,") % {"name": "\x00"},
         greeting_plain=tr.gettext("Hello,"),
     )

@@ -1,48 +1,31 @@
-"""Markdown with YAML front matter: split, load the metadata, turn the body into blocks."""
+"""A Markdown body turned into blocks; every link and image checked against the URL allow-list."""
 
 from __future__ import annotations
 
-import re
+from html import escape
 from typing import Any
 
-import yaml
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from mailer.errors import StatementError
+from mailer.statements.frontmatter import split_front_matter
 from mailer.statements.model import Block, BlockKind
+from mailer.urls import url_problem
 
 __all__ = ["markdown_blocks", "split_front_matter"]
 
-_FENCE = re.compile(r"^---\s*$")
-# html=False: raw HTML in a statement is shown as text, never injected into emails.
-_MD = MarkdownIt("commonmark", {"html": False})
+
+class _Markdown(MarkdownIt):
+    """CommonMark with raw HTML shown as text (never injected into emails), and every link
+    kept as a link so that `markdown_blocks` can refuse a bad one by name instead of
+    markdown-it quietly printing it as text."""
+
+    def validateLink(self, url: str) -> bool:
+        return True
 
 
-def split_front_matter(content: str, *, source: str) -> tuple[dict[str, Any], str, int]:
-    """Return (metadata, body, line number where the body starts)."""
-    lines = content.split("\n")
-    if not lines or not _FENCE.match(lines[0]):
-        raise StatementError(
-            "front matter missing: the file must start with a '---' line", file=source, line=1
-        )
-    for index in range(1, len(lines)):
-        if _FENCE.match(lines[index]):
-            break
-    else:
-        raise StatementError("front matter not closed: no second '---' line", file=source, line=1)
-    try:
-        meta = yaml.safe_load("\n".join(lines[1:index])) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise StatementError(f"broken front matter: {problem}", file=source, line=line) from exc
-    if not isinstance(meta, dict):
-        raise StatementError(
-            "front matter must be a mapping of keys to values", file=source, line=2
-        )
-    return meta, "\n".join(lines[index + 1 :]), index + 2
+_MD = _Markdown("commonmark", {"html": False})
 
 
 def _plain(children: list[Token]) -> str:
@@ -57,8 +40,33 @@ def _plain(children: list[Token]) -> str:
     return " ".join("".join(parts).split())
 
 
-def markdown_blocks(body: str) -> list[Block]:
-    """Paragraphs, quotes, headings and list items, each with plain text and safe inline HTML."""
+def _check_links(children: list[Token], *, source: str, line: int) -> None:
+    """Refuse a link or image whose URL is not an absolute http(s) or mailto: URL."""
+    for child in children:
+        if child.type == "link_open":
+            what, url = "link", child.attrGet("href")
+        elif child.type == "image":
+            what, url = "image", child.attrGet("src")
+            if url_problem(url) is None and str(url).lower().startswith("mailto:"):
+                raise StatementError(
+                    "image: must be an https:// URL", file=source, line=line, field="body"
+                )
+        else:
+            continue
+        problem = url_problem(url)
+        if problem is not None:
+            shown = str(url)[:80]
+            raise StatementError(
+                f"{what} {shown!r}: {problem}", file=source, line=line, field="body"
+            )
+        if child.children:
+            _check_links(child.children, source=source, line=line)
+
+
+def markdown_blocks(body: str, *, source: str = "<text>", first_line: int = 1) -> list[Block]:
+    """Paragraphs, quotes, headings and list items, each with plain text and safe inline HTML.
+
+    `first_line` is the file's line of the body's first line, for error messages."""
     tokens = _MD.parse(body)
     blocks: list[Block] = []
     quote_depth = 0
@@ -76,6 +84,8 @@ def markdown_blocks(body: str) -> list[Block]:
             pending = "paragraph"
         elif token.type == "inline":
             children = token.children or []
+            line = first_line + (token.map[0] if token.map else 0)
+            _check_links(children, source=source, line=line)
             text = _plain(children)
             if not text:
                 continue
@@ -88,7 +98,5 @@ def markdown_blocks(body: str) -> list[Block]:
         elif token.type == "fence" or token.type == "code_block":
             text = token.content.strip()
             if text:
-                from html import escape
-
                 blocks.append(Block(kind="paragraph", text=text, html=escape(text, quote=False)))
     return blocks

@@ -98,7 +98,8 @@ class Subscriber(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320))
-    # The address case-folded: one person per address however a CRM capitalised it.
+    # The address lower-cased (never case-folded: straße@ is not strasse@): one person per
+    # address however a CRM capitalised it.
     email_key: Mapped[str] = mapped_column(String(320), unique=True)
     # Keyed hash of email_key, matched against the suppression list in SQL.
     email_hash: Mapped[str] = mapped_column(String(64), index=True)
@@ -187,6 +188,9 @@ class Suppression(Base):
     email_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     reason: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What the hash was made from: "lower" (the address lower-cased), or NULL for rows of
+    # schema 0001, made from the case-folded address (migration 0006).
+    key_form: Mapped[str | None] = mapped_column(String(16))
 
 
 class Segment(Base):

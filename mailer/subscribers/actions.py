@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from mailer.errors import NotFound
+from mailer.store.db import Database
 from mailer.store.models import Campaign, Delivery, Subscriber
 from mailer.subscribers.store import get_by_email
 from mailer.subscribers.suppression import suppress
 
-__all__ = ["forget", "unsubscribe", "unsubscribe_row", "why"]
+__all__ = ["erase", "forget", "scrub", "unsubscribe", "unsubscribe_row", "why"]
+
+log = logging.getLogger("mailer.subscribers")
 
 _REASONS = {
     "pending confirmation": "not sent: the address was never confirmed (double opt-in pending)",
@@ -44,11 +49,55 @@ def unsubscribe(session: Session, email: str, *, how: str = "admin") -> bool:
 
 
 def forget(session: Session, email: str) -> None:
-    """GDPR erasure: delete the person and their ledger rows, keep only a keyed hash to suppress."""
+    """GDPR erasure: delete the person and their ledger rows, keep only a keyed hash to suppress.
+
+    On SQLite the deleted rows are overwritten with zeros (`secure_delete`), so that the
+    freed space of the pages keeps nothing; `scrub` then empties the write-ahead log."""
     row = get_by_email(session, email)
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("PRAGMA secure_delete=ON")
     suppress(session, row.email_key, "erased")
     session.execute(delete(Delivery).where(Delivery.subscriber_id == row.id))
     session.delete(row)
+    session.flush()
+
+
+def scrub(db: Database, *, attempts: int = 20) -> str | None:
+    """After an erasure, make the database files hold no copy of what was deleted.
+
+    SQLite: checkpoint the write-ahead log into the database and truncate it to nothing
+    (old page versions, the address among them, live in the WAL until then); a reader in
+    the middle of a transaction can hold the checkpoint back, so it is retried for a few
+    seconds. PostgreSQL: VACUUM the tables the erasure touched, so that the dead row
+    versions are removed from their pages. Returns what could not be done, or None."""
+    if db.is_sqlite:
+        for _ in range(attempts):
+            with db.engine.connect() as connection:
+                busy, _log, _done = connection.exec_driver_sql(
+                    "PRAGMA wal_checkpoint(TRUNCATE)"
+                ).one()
+            if not busy:
+                return None
+            time.sleep(0.25)
+        return (
+            "the write-ahead log could not be emptied (another process is reading); "
+            "it will be on the next checkpoint"
+        )
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM subscribers, deliveries")
+    return None
+
+
+def erase(db: Database, email: str) -> str | None:
+    """`forget` in its own transaction, then `scrub`; returns what `scrub` could not do."""
+    with db.session() as session:
+        forget(session, email)
+    problem = scrub(db)
+    if problem:
+        log.warning("erasure: %s", problem)
+    return problem
 
 
 def why(session: Session, email: str, campaign_id: int) -> dict[str, Any]:

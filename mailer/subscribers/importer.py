@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import multiprocessing
 import os
+import queue as queues
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -16,17 +17,21 @@ from sqlalchemy.orm import Session
 
 from mailer.errors import InputError, SubscriberRowError
 from mailer.store.db import Database
-from mailer.store.models import Subscriber, Suppression, utcnow
+from mailer.store.models import Subscriber, utcnow
 from mailer.subscribers.bulk import insert_subscribers, update_subscribers
+from mailer.subscribers.csvread import read_rows
 from mailer.subscribers.store import MERGED_COLUMNS, email_key, merge
-from mailer.subscribers.suppression import address_hash, hasher
+from mailer.subscribers.suppression import address_hash, hasher, legacy_hash, suppressed
 from mailer.subscribers.validate import SubscriberData, validate_row
 
 __all__ = ["COLUMNS", "ImportReport", "import_csv", "write_rejected"]
 
 COLUMNS = ("email", "name", "locale", "country", "topics", "alerts", "lists", "status")
 CHUNK = 5000
-_MAX_KEPT_REJECTS = 100_000  # beyond this only the count grows: memory stays bounded
+# Beyond this only the count grows, and a kept row holds only the known columns, each cut
+# at _KEPT_CELL characters: the report's memory stays bounded whatever the file.
+_MAX_KEPT_REJECTS = 20_000
+_KEPT_CELL = 500
 
 
 @dataclass
@@ -48,55 +53,7 @@ class ImportReport:
         """Count a rejected row and keep it for the report."""
         self.rejected_count += 1
         if len(self.rejected) < _MAX_KEPT_REJECTS:
-            self.rejected.append((line, reason, row))
-
-
-def read_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line, row) pairs; UTF-8 with or without BOM, ',' or ';' detected from the header."""
-    source = str(path)
-    try:
-        handle = path.open("r", encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=source) from exc
-    with handle:
-        try:
-            first_line = handle.readline()
-        except UnicodeDecodeError as exc:
-            raise InputError(f"not UTF-8 (byte {exc.start})", file=source, line=1) from exc
-        if not first_line.strip():
-            raise InputError(
-                "empty file: expected a header row with an 'email' column", file=source, line=1
-            )
-        handle.seek(0)
-        if handle.read(1) != "\ufeff":
-            handle.seek(0)
-        delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-        reader = csv.DictReader(handle, delimiter=delimiter)
-        header = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
-        if "email" not in header:
-            raise InputError(
-                f"no 'email' column in the header row (found: {', '.join(h for h in header if h) or 'nothing'})",
-                file=source,
-                line=1,
-            )
-        reader.fieldnames = header
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except UnicodeDecodeError as exc:
-                raise InputError(
-                    f"not UTF-8 (byte {exc.start})", file=source, line=reader.line_num + 1
-                ) from exc
-            except csv.Error as exc:
-                raise InputError(
-                    f"malformed CSV: {exc}", file=source, line=reader.line_num
-                ) from exc
-            yield (
-                reader.line_num,
-                {k: (v if isinstance(v, str) else "") for k, v in row.items() if k},
-            )
+            self.rejected.append((line, reason[:300], _kept(row)))
 
 
 # Valid rows by address key: (line, record, keyed hash of the address).
@@ -111,11 +68,17 @@ def _chunks(path: Path, salt: bytes) -> Iterator[tuple[Chunk, Rejects, int]]:
     chunk: Chunk = {}
     rejects: Rejects = []
     duplicates = 0
-    for line, row in read_rows(path):
-        try:
-            data = validate_row(row)
-        except SubscriberRowError as exc:
-            rejects.append((line, exc.describe(), row))
+    for line, row, problem in read_rows(path):
+        if problem is None:
+            try:
+                data = validate_row(row)
+            except SubscriberRowError as exc:
+                problem = exc.describe()
+        if problem is not None:
+            rejects.append((line, problem, _kept(row)))
+            if len(rejects) >= CHUNK:
+                yield {}, rejects, 0  # a file of bad rows stays as flat as one of good rows
+                rejects = []
             continue
         key = email_key(data.email)
         earlier = chunk.get(key)
@@ -130,6 +93,11 @@ def _chunks(path: Path, salt: bytes) -> Iterator[tuple[Chunk, Rejects, int]]:
         yield chunk, rejects, duplicates
 
 
+def _kept(row: dict[str, str]) -> dict[str, str]:
+    # What a rejected row keeps for the report: the known columns, each cut short.
+    return {c: row[c][:_KEPT_CELL] for c in COLUMNS if row.get(c)}
+
+
 def _reader(path: Path, salt: bytes, queue: Any) -> None:
     # Runs in a child process: parsing and validation on one core, writes on the other.
     try:
@@ -138,6 +106,8 @@ def _reader(path: Path, salt: bytes, queue: Any) -> None:
         queue.put(("end", None))
     except InputError as exc:
         queue.put(("error", (exc.problem, exc.file, exc.line)))
+    except Exception as exc:  # the parent must hear of any end, or it would wait forever
+        queue.put(("error", (f"reading failed: {type(exc).__name__}: {exc}", str(path), None)))
 
 
 def _parallel_chunks(path: Path, salt: bytes) -> Iterator[tuple[Chunk, Rejects, int]]:
@@ -147,7 +117,12 @@ def _parallel_chunks(path: Path, salt: bytes) -> Iterator[tuple[Chunk, Rejects, 
     reader.start()
     try:
         while True:
-            kind, payload = queue.get()
+            try:
+                kind, payload = queue.get(timeout=5)
+            except queues.Empty:
+                if reader.is_alive():
+                    continue
+                raise InputError("the reading process died", file=str(path)) from None
             if kind == "end":
                 return
             if kind == "error":
@@ -195,6 +170,7 @@ def import_csv(
                     session,
                     chunk,
                     report,
+                    salt=salt,
                     consented=consented,
                     source=origin,
                     on_pending=on_pending,
@@ -224,9 +200,6 @@ def _combine(earlier: SubscriberData | None, later: SubscriberData) -> Subscribe
 _EXISTING = select(*(getattr(Subscriber, c) for c in ("id", "email_key", *MERGED_COLUMNS))).where(
     Subscriber.email_key.in_(bindparam("keys", expanding=True))
 )
-_SUPPRESSED = select(Suppression.email_hash).where(
-    Suppression.email_hash.in_(bindparam("hashes", expanding=True))
-)
 
 
 def _flush(
@@ -234,6 +207,7 @@ def _flush(
     chunk: Chunk,
     report: ImportReport,
     *,
+    salt: bytes,
     consented: bool,
     source: str,
     on_pending: Callable[[list[int]], None] | None,
@@ -244,20 +218,18 @@ def _flush(
             row.email_key: dict(row._mapping)
             for row in session.execute(_EXISTING, {"keys": list(chunk)})
         }
-        suppressed = set(
-            session.scalars(
-                _SUPPRESSED,
-                {
-                    "hashes": [
-                        digest for key, (_, _, digest) in chunk.items() if key not in existing
-                    ]
-                },
-            )
+        refused = suppressed(
+            session,
+            (
+                (digest, legacy_hash(salt, key))
+                for key, (_, _, digest) in chunk.items()
+                if key not in existing
+            ),
         )
         inserts, updates = [], []
         for key, (line, data, digest) in chunk.items():
             old = existing.get(key)
-            if old is None and digest in suppressed:
+            if old is None and digest in refused:
                 report.reject(
                     line,
                     "email: on the suppression list (unsubscribed or erased): not added",
@@ -294,10 +266,16 @@ def _flush(
     report.pending_ids.clear()
 
 
+def _inert(cell: str) -> str:
+    # A spreadsheet runs a cell starting with = + - @ (or a tab or CR before one) as a
+    # formula: the rejected rows are someone else's data, opened by the admin to fix them.
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+
+
 def write_rejected(report: ImportReport, path: Path) -> None:
     """A CSV of the rejected rows with their line and reason, to fix and import again."""
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["line", "reason", *COLUMNS])
         for line, reason, row in report.rejected:
-            writer.writerow([line, reason, *(row.get(c, "") for c in COLUMNS)])
+            writer.writerow([line, _inert(reason), *(_inert(row.get(c, "")) for c in COLUMNS)])

@@ -24,6 +24,7 @@ from mailer.subscribers.segment_parse import (
     SegmentError,
     parse_segment,
 )
+from mailer.subscribers.validate import email_key
 
 __all__ = ["FIELDS", "compile_segment", "keys_of", "segment_condition"]
 
@@ -98,7 +99,7 @@ def _text_value(field: str, kind: str, value: object, column: int) -> str:
     if kind == "country":
         return value.strip().upper()
     if field == "email":
-        return value.strip().casefold()
+        return email_key(value.strip())  # the stored key's own form
     return value
 
 

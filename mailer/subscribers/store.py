@@ -14,7 +14,7 @@ from mailer.errors import NotFound, SubscriberRowError
 from mailer.store.models import Subscriber, utcnow
 from mailer.subscribers.segment_sql import keys_of
 from mailer.subscribers.suppression import address_hash, hasher, is_suppressed
-from mailer.subscribers.validate import SubscriberData, normalise_email
+from mailer.subscribers.validate import SubscriberData, email_key, normalise_email
 
 __all__ = [
     "FINAL_STATUSES",
@@ -54,11 +54,6 @@ class UpsertResult:
     subscriber: Subscriber
 
 
-def email_key(address: str) -> str:
-    """The lookup key of an address: case-folded whole (mail systems ignore local-part case)."""
-    return address.casefold()
-
-
 def merge(
     existing: Mapping[str, Any] | None,
     data: SubscriberData,
@@ -71,7 +66,8 @@ def merge(
     """The stored values after applying a record: pure, shared by `add` and bulk imports.
 
     A record never lifts a final status (unsubscribed, bounced, complained); a newer
-    "no" always wins; `consented` turns new and pending people into subscribers.
+    "no" always wins; `consented` turns new and pending people into subscribers, and only
+    it does: a record saying "subscribed" without it is read as "not said" (double opt-in).
     """
     old = (
         dict(existing)
@@ -90,11 +86,14 @@ def merge(
             "attributes": {},
         }
     )
+    requested = data.status
+    if requested == "subscribed" and not consented:
+        requested = None
     status = old["status"]
     if status is None:
-        status = data.status or ("subscribed" if consented else "pending")
-    elif data.status in FINAL_STATUSES or (data.status and status not in FINAL_STATUSES):
-        status = data.status
+        status = requested or ("subscribed" if consented else "pending")
+    elif requested in FINAL_STATUSES or (requested and status not in FINAL_STATUSES):
+        status = requested
     if consented and status == "pending":
         status = "subscribed"
     values = {

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from mailer.store.models import Meta, Suppression
+from mailer.subscribers.validate import legacy_email_key
 
-__all__ = ["address_hash", "hasher", "is_suppressed", "suppress"]
+__all__ = ["address_hash", "hasher", "is_suppressed", "legacy_hash", "suppress", "suppressed"]
 
 _SALT_KEY = "suppression_salt"
 _salts: dict[str, bytes] = {}
@@ -40,7 +43,7 @@ def _salt(session: Session) -> bytes:
 
 
 def address_hash(salt: bytes, email_key: str) -> str:
-    """HMAC-SHA256 of the case-folded address: matches an address without storing it."""
+    """HMAC-SHA256 of the address key: matches an address without storing it."""
     # One-shot OpenSSL HMAC: a million-row import hashes every new address.
     return hmac.digest(salt, email_key.encode("utf-8"), "sha256").hex()
 
@@ -50,17 +53,59 @@ def hasher(session: Session) -> bytes:
     return _salt(session)
 
 
+def legacy_hash(salt: bytes, email_key: str) -> str | None:
+    """The hash schema 0001 made of this address (from its case-folded form), when it differs."""
+    legacy = legacy_email_key(email_key)
+    return address_hash(salt, legacy) if legacy != email_key else None
+
+
 def suppress(session: Session, email_key: str, reason: str) -> None:
     """Add an address to the list (idempotent; the first reason is kept)."""
     digest = address_hash(_salt(session), email_key)
     if session.get(Suppression, digest) is None:
-        session.add(Suppression(email_hash=digest, reason=reason))
+        session.add(Suppression(email_hash=digest, reason=reason, key_form="lower"))
         session.flush()
+
+
+def suppressed(session: Session, pairs: Iterable[tuple[str, str | None]]) -> set[str]:
+    """Which of (hash, legacy hash) pairs are suppressed, as the set of their first hashes.
+
+    A legacy hash (`legacy_hash`) matches only rows of schema 0001 (`key_form` NULL): a
+    row made since from `strasse@` must not keep out `straße@`, while a row of before,
+    made from the case-folded form of either, keeps out both."""
+    current: set[str] = set()
+    legacy: dict[str, set[str]] = {}
+    for digest, old in pairs:
+        current.add(digest)
+        if old is not None:
+            legacy.setdefault(old, set()).add(digest)
+    if not current:
+        return set()
+    condition: ColumnElement[bool] = Suppression.email_hash.in_(list(current))
+    if legacy:
+        condition = or_(
+            condition,
+            and_(Suppression.email_hash.in_(list(legacy)), Suppression.key_form.is_(None)),
+        )
+    refused: set[str] = set()
+    for found, form in session.execute(
+        select(Suppression.email_hash, Suppression.key_form).where(condition)
+    ):
+        if found in current:
+            refused.add(found)
+        if form is None:
+            refused |= legacy.get(found, set())
+    return refused
 
 
 def is_suppressed(session: Session, email_key: str) -> str | None:
     """The reason an address is suppressed, or None."""
-    digest = address_hash(_salt(session), email_key)
-    return session.scalars(
-        select(Suppression.reason).where(Suppression.email_hash == digest)
-    ).first()
+    salt = _salt(session)
+    digest = address_hash(salt, email_key)
+    old = legacy_hash(salt, email_key)
+    condition: ColumnElement[bool] = Suppression.email_hash == digest
+    if old is not None:
+        condition = or_(
+            condition, and_(Suppression.email_hash == old, Suppression.key_form.is_(None))
+        )
+    return session.scalars(select(Suppression.reason).where(condition)).first()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -10,15 +11,35 @@ from babel import Locale
 from email_validator import EmailNotValidError, validate_email
 
 from mailer.errors import InvalidAddress, SubscriberRowError
+from mailer.flags import FALSE_WORDS, TRUE_WORDS
 from mailer.locales import normalise_locale
 
-__all__ = ["ALERT_PREFS", "STATUSES", "SubscriberData", "normalise_email", "validate_row"]
+__all__ = [
+    "ALERT_PREFS",
+    "LIMITS",
+    "STATUSES",
+    "SubscriberData",
+    "email_key",
+    "legacy_email_key",
+    "normalise_email",
+    "validate_row",
+]
 
 STATUSES = ("pending", "subscribed", "unsubscribed", "bounced", "complained")
 ALERT_PREFS = ("alerts", "digest", "none")
 _KNOWN = {"email", "name", "locale", "country", "topics", "alerts", "lists", "status"}
-_TRUE = {"true", "yes", "1", "y", "oui", "ja", "on"}
-_FALSE = {"false", "no", "0", "n", "non", "nee", "nein", "off"}
+# What one subscriber record may hold; the README's Files section lists the same figures.
+LIMITS = {
+    "name": 200,
+    "topics": 50,  # items
+    "lists": 50,
+    "item": 100,  # characters of one topic or list name
+    "attributes": 200,  # extra columns kept
+    "attribute": 1000,  # characters of one extra column's value
+}
+# Control characters: C0 but tab and line breaks (a quoted cell may hold them; names,
+# topics and lists have their whitespace collapsed), DEL and C1.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # CLDR also lists private-use and grouping codes (ZZ "Unknown Region", EU, QO, XK): leave those out.
 _COUNTRIES = frozenset(
     code
@@ -99,24 +120,59 @@ def normalise_email(value: str) -> str:
     return f"{result.local_part}@{result.domain.lower()}"
 
 
-def _split(value: str) -> tuple[str, ...]:
+def email_key(address: str) -> str:
+    """The lookup key of a normalised address: lower-cased, never case-folded.
+
+    Mail systems ignore the case of a local part, so `Ana@` and `ana@` are one person; but
+    folding maps `straße@` to `strasse@`, a different mailbox and maybe a different
+    person. NFC first, so that an "é" typed two ways is one address."""
+    return unicodedata.normalize("NFC", address).lower()
+
+
+def legacy_email_key(address: str) -> str:
+    """The key databases of schema 0001 stored (`casefold`), which suppression hashes of
+    that time were made from; checked too, so that nobody they kept out comes back."""
+    return address.casefold()
+
+
+def _split(value: str, field: str) -> tuple[str, ...]:
     seen: dict[str, str] = {}
     for item in value.split(";"):
         item = " ".join(item.split())
+        if len(item) > LIMITS["item"]:
+            raise SubscriberRowError(
+                f"{item[:30]!r}... is longer than {LIMITS['item']} characters", field=field
+            )
         if item and item.casefold() not in seen:
             seen[item.casefold()] = item
+    if len(seen) > LIMITS[field]:
+        raise SubscriberRowError(f"more than {LIMITS[field]} items", field=field)
     return tuple(seen.values())
 
 
 def _alerts(value: str) -> str:
     lowered = value.strip().lower()
-    if lowered in _TRUE or lowered == "alerts":
+    if lowered in TRUE_WORDS or lowered == "alerts":
         return "alerts"
-    if lowered in _FALSE or lowered == "digest":
+    if lowered in FALSE_WORDS or lowered == "digest":
         return "digest"
     if lowered == "none":
         return "none"
-    raise SubscriberRowError(f"expected true or false, got {value!r}", field="alerts")
+    raise SubscriberRowError(
+        f"expected true or false (yes/no, 1/0; or alerts, digest, none), got {value[:40]!r}",
+        field="alerts",
+    )
+
+
+def _no_controls(row: Mapping[str, str | None]) -> None:
+    if _CONTROL.search("".join(filter(None, row.values()))) is None:
+        return  # one search for the whole row: imports validate millions of them
+    for key, value in row.items():
+        found = _CONTROL.search(value) if value else None
+        if found is not None:
+            raise SubscriberRowError(
+                f"control character U+{ord(found.group()):04X} not allowed", field=key
+            )
 
 
 def validate_row(row: Mapping[str, str | None]) -> SubscriberData:
@@ -128,6 +184,7 @@ def validate_row(row: Mapping[str, str | None]) -> SubscriberData:
             return None
         return value.strip()
 
+    _no_controls(row)
     email = normalise_email(get("email") or "")
     locale_text = get("locale")
     locale = None
@@ -148,23 +205,27 @@ def validate_row(row: Mapping[str, str | None]) -> SubscriberData:
         if status not in STATUSES:
             raise SubscriberRowError(f"must be one of {', '.join(STATUSES)}", field="status")
     name = get("name")
-    if name is not None and len(name) > 200:
-        raise SubscriberRowError("longer than 200 characters", field="name")
+    if name is not None and len(name) > LIMITS["name"]:
+        raise SubscriberRowError(f"longer than {LIMITS['name']} characters", field="name")
     topics = get("topics")
     lists = get("lists")
     alerts = get("alerts")
+    attributes = tuple(
+        (k, v.strip()) for k, v in row.items() if k not in _KNOWN and v is not None and v.strip()
+    )
+    if len(attributes) > LIMITS["attributes"]:
+        raise SubscriberRowError(f"more than {LIMITS['attributes']} extra columns filled in")
+    for key, value in attributes:
+        if len(value) > LIMITS["attribute"]:
+            raise SubscriberRowError(f"longer than {LIMITS['attribute']} characters", field=key)
     return SubscriberData(
         email=email,
         name=" ".join(name.split()) if name else None,
         locale=locale,
         country=country or None,
-        topics=_split(topics) if topics else None,
+        topics=_split(topics, "topics") if topics else None,
         alert_pref=_alerts(alerts) if alerts else None,
-        lists=_split(lists) if lists else None,
+        lists=_split(lists, "lists") if lists else None,
         status=status or None,
-        attributes=tuple(
-            (k, v.strip())
-            for k, v in row.items()
-            if k not in _KNOWN and v is not None and v.strip()
-        ),
+        attributes=attributes,
     )

@@ -1,0 +1,231 @@
+"""Feeds are fetched under bounds from a real local HTTP server: size, time, redirects, addresses."""
+
+from __future__ import annotations
+
+import gzip
+import http.server
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mailer.errors import ConfigError
+from mailer.org import Source, load_profile
+from mailer.statements.fetch import is_internal
+from mailer.statements.sources import read_feed
+from tests.inprocess import EXAMPLES
+from tests.servers import free_port
+
+
+def _rss(*items: tuple[str, str]) -> bytes:
+    entries = "".join(
+        f"<item><title>{title}</title><guid>{link or title}</guid><link>{link}</link>"
+        "<description>The court confirmed today that the export licence is withdrawn.</description>"
+        "</item>"
+        for title, link in items
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Press</title>'
+        f"<language>en</language>{entries}</channel></rss>"
+    ).encode()
+
+
+FEED = _rss(("Spyware firm loses appeal", "https://example.org/en/press/42"))
+MARKED = "__mailer_unsubscribe_url__"  # the fixed marker of before, in a third party's link
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    other = ""  # base URL of the second server, on another loopback address
+
+    def do_GET(self) -> None:
+        routes = {
+            "/feed.xml": lambda: self._send(FEED),
+            "/hop": lambda: self._redirect("/feed.xml"),
+            "/to-other-internal": lambda: self._redirect(f"{self.other}/feed.xml"),
+            "/to-metadata": lambda: self._redirect("http://169.254.169.254/latest/meta-data/"),
+            "/to-file": lambda: self._redirect("file:///etc/passwd"),
+            "/loop": lambda: self._redirect("/loop"),
+            "/big": lambda: self._send(b"<rss>" + b" " * (6 * 1024 * 1024) + b"</rss>"),
+            "/bomb": self._bomb,
+            "/slow": self._slow,
+            "/marked": lambda: self._send(
+                _rss(("Spyware firm loses appeal", f"https://evil.example/c?u={MARKED}"))
+            ),
+            "/links": lambda: self._send(
+                _rss(
+                    ("Script link", "javascript:alert(document.cookie)"),
+                    ("File link", "file:///etc/passwd"),
+                    ("Fine", "https://example.org/en/press/43"),
+                )
+            ),
+        }
+        routes.get(self.path, lambda: self.send_error(404))()
+
+    def _send(self, body: bytes, encoding: str | None = None) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
+        if encoding:
+            self.send_header("Content-Encoding", encoding)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _redirect(self, location: str) -> None:
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _bomb(self) -> None:
+        # 16 MB of spaces in 16 KB: the reader must stop inflating at its limit.
+        self._send(gzip.compress(b"<rss>" + b" " * (16 * 1024 * 1024), compresslevel=9), "gzip")
+
+    def _slow(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/rss+xml")
+        self.end_headers()
+        try:
+            for _ in range(40):  # bounded: stops by itself after 20 s
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(0.5)
+        except OSError:
+            pass
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that gives up mid-body (the point of these tests) is not an error
+
+
+def _serve(host: str) -> tuple[http.server.ThreadingHTTPServer, str]:
+    server = _Server((host, 0), _Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://{host}:{server.server_address[1]}"
+
+
+@pytest.fixture
+def feeds() -> Iterator[str]:
+    """A feed server on 127.0.0.1 (the configured host) and another on 127.0.0.2."""
+    main, base = _serve("127.0.0.1")
+    other, other_base = _serve("127.0.0.2")
+    _Handler.other = other_base
+    try:
+        yield base
+    finally:
+        main.shutdown()
+        other.shutdown()
+
+
+def _read(url: str, timeout: float = 10.0) -> tuple[list[str], list[str]]:
+    statements, problems = read_feed(Source(url=url, urgency="alert"), timeout=timeout)
+    return [s.title for s in statements], problems
+
+
+def test_the_feed_on_its_configured_host_is_read_with_redirects_on_that_host(feeds: str) -> None:
+    assert _read(f"{feeds}/feed.xml") == (["Spyware firm loses appeal"], [])
+    assert _read(f"{feeds}/hop") == (["Spyware firm loses appeal"], [])
+
+
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [
+        ("/to-other-internal", "internal address refused: 127.0.0.2"),
+        ("/to-metadata", "internal address refused: 169.254.169.254"),
+        ("/to-file", "scheme 'file' not allowed"),
+        ("/loop", "more than 5 redirects"),
+        ("/big", "larger than 5 MB"),
+        ("/bomb", "larger than 5 MB"),
+    ],
+)
+def test_what_a_feed_server_cannot_make_us_do(feeds: str, path: str, problem: str) -> None:
+    titles, problems = _read(f"{feeds}{path}")
+    assert titles == []
+    assert len(problems) == 1 and problem in problems[0], problems
+    assert "\n" not in problems[0]
+
+
+def test_a_slow_feed_is_given_up_in_bounded_time(feeds: str) -> None:
+    start = time.monotonic()
+    titles, problems = _read(f"{feeds}/slow", timeout=2.0)
+    assert titles == [] and "timed out" in problems[0]
+    assert time.monotonic() - start < 8
+
+
+def test_entries_with_a_bad_link_are_skipped_one_by_one(feeds: str) -> None:
+    titles, problems = _read(f"{feeds}/links")
+    assert titles == ["Fine"]
+    assert len(problems) == 2
+    assert "link: scheme 'javascript' not allowed" in problems[0]
+    assert "link: scheme 'file' not allowed" in problems[1]
+
+
+def test_addresses_off_the_public_internet_are_internal() -> None:
+    for address in (
+        "127.0.0.1",
+        "127.0.0.2",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "::1",
+        "fe80::1",
+        "fc00::1",
+        "::ffff:127.0.0.1",
+        "224.0.0.1",
+    ):
+        assert is_internal(address), address
+    for address in ("93.184.216.34", "2606:4700::1111", "8.8.8.8"):
+        assert not is_internal(address), address
+
+
+def test_a_source_must_be_an_http_url(tmp_path: Path) -> None:
+    profile = (EXAMPLES / "mailer.toml").read_text(encoding="utf-8")
+    for url, problem in (
+        ("file:///etc/passwd", "only https, http and mailto"),
+        ("mailto:x@example.org", "must be an https:// or http:// URL"),
+        ("/etc/passwd", "not an absolute URL"),
+    ):
+        path = tmp_path / "mailer.toml"
+        path.write_text(profile + f'\n[[sources]]\nurl = "{url}"\n', encoding="utf-8")
+        with pytest.raises(ConfigError, match=problem):
+            load_profile(path)
+
+
+def test_a_feed_without_a_server_is_one_problem_line() -> None:
+    titles, problems = _read(f"http://127.0.0.1:{free_port()}/feed.xml", timeout=3)
+    assert titles == [] and len(problems) == 1 and "cannot fetch" in problems[0]
+
+
+def test_a_published_feed_entry_cannot_carry_a_recipients_link(feeds: str, tmp_path: Path) -> None:
+    from mailer.campaigns.tick import poll_sources
+    from tests.inprocess import InProcess
+
+    profile = (EXAMPLES / "mailer.toml").read_text(encoding="utf-8")
+    org = tmp_path / "mailer.toml"
+    org.write_text(
+        profile + f'\n[[sources]]\nurl = "{feeds}/marked"\npublish = true\nurgency = "alert"\n',
+        encoding="utf-8",
+    )
+    run = InProcess(tmp_path, org_file=org)
+    run.people("email,locale\nana@example.org,en\n")
+    (campaign,) = poll_sources(run.rt.db, run.rt.org)
+    run.resume(campaign)
+    (message,) = run.messages()
+    unsubscribe = str(message["List-Unsubscribe"]).split(">")[0].lstrip("<")
+    token = unsubscribe.rsplit("/", 1)[1]
+    for kind in ("plain", "html"):
+        body = message.get_body((kind,)).get_content()  # type: ignore[union-attr]
+        assert f"https://evil.example/c?u={MARKED}" in body.replace("&amp;", "&")
+        assert token in body and "evil.example/c?u=" + token not in body
+        for line in body.splitlines():
+            assert not ("evil.example" in line and token in line), line
