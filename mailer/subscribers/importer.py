@@ -18,6 +18,7 @@ from mailer.errors import InputError, SubscriberRowError
 from mailer.store.db import Database
 from mailer.store.models import Subscriber, Suppression, utcnow
 from mailer.subscribers.bulk import insert_subscribers, update_subscribers
+from mailer.subscribers.export import restore
 from mailer.subscribers.store import MERGED_COLUMNS, email_key, merge
 from mailer.subscribers.suppression import address_hash, hasher
 from mailer.subscribers.validate import SubscriberData, validate_row
@@ -72,7 +73,7 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
             handle.seek(0)
         delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
         reader = csv.DictReader(handle, delimiter=delimiter)
-        header = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
+        header = [restore((h or "").strip()).lower() for h in (reader.fieldnames or [])]
         if "email" not in header:
             raise InputError(
                 f"no 'email' column in the header row (found: {', '.join(h for h in header if h) or 'nothing'})",
@@ -93,9 +94,14 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
                 raise InputError(
                     f"malformed CSV: {exc}", file=source, line=reader.line_num
                 ) from exc
+            # A cell our export neutralised against spreadsheet formulas gets its value back.
             yield (
                 reader.line_num,
-                {k: (v if isinstance(v, str) else "") for k, v in row.items() if k},
+                {
+                    k: ((restore(v) if v.startswith("'") else v) if isinstance(v, str) else "")
+                    for k, v in row.items()
+                    if k
+                },
             )
 
 
@@ -216,6 +222,9 @@ def _combine(earlier: SubscriberData | None, later: SubscriberData) -> Subscribe
         lists=lists or None,
         status=later.status or earlier.status,
         attributes=(*earlier.attributes, *later.attributes),
+        consent_at=later.consent_at or earlier.consent_at,
+        consent_source=later.consent_source or earlier.consent_source,
+        consent_method=later.consent_method or earlier.consent_method,
     )
 
 

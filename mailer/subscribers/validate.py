@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,6 +18,9 @@ __all__ = ["ALERT_PREFS", "STATUSES", "SubscriberData", "normalise_email", "vali
 STATUSES = ("pending", "subscribed", "unsubscribed", "bounced", "complained")
 ALERT_PREFS = ("alerts", "digest", "none")
 _KNOWN = {"email", "name", "locale", "country", "topics", "alerts", "lists", "status"}
+# The consent record `subscribers export` writes: kept as the consent record (when the import
+# subscribes someone not yet consented), never as attributes.
+_CONSENT = {"consent_at", "consent_source", "consent_method"}
 _TRUE = {"true", "yes", "1", "y", "oui", "ja", "on"}
 _FALSE = {"false", "no", "0", "n", "non", "nee", "nein", "off"}
 # CLDR also lists private-use and grouping codes (ZZ "Unknown Region", EU, QO, XK): leave those out.
@@ -40,6 +44,9 @@ class SubscriberData:
     lists: tuple[str, ...] | None = None
     status: str | None = None
     attributes: tuple[tuple[str, str], ...] = ()
+    consent_at: dt.datetime | None = None
+    consent_source: str | None = None
+    consent_method: str | None = None
 
     def __reduce__(self) -> tuple[type[SubscriberData], tuple[object, ...]]:
         # Imports send records between processes by the thousand: pickled as constructor
@@ -56,6 +63,9 @@ class SubscriberData:
                 self.lists,
                 self.status,
                 self.attributes,
+                self.consent_at,
+                self.consent_source,
+                self.consent_method,
             ),
         )
 
@@ -153,6 +163,14 @@ def validate_row(row: Mapping[str, str | None]) -> SubscriberData:
     topics = get("topics")
     lists = get("lists")
     alerts = get("alerts")
+    consent_at = _moment(get("consent_at"))
+    consent_source, consent_method = get("consent_source"), get("consent_method")
+    for field, value, limit in (
+        ("consent_source", consent_source, 200),
+        ("consent_method", consent_method, 32),
+    ):
+        if value and len(value) > limit:
+            raise SubscriberRowError(f"longer than {limit} characters", field=field)
     return SubscriberData(
         email=email,
         name=" ".join(name.split()) if name else None,
@@ -165,6 +183,21 @@ def validate_row(row: Mapping[str, str | None]) -> SubscriberData:
         attributes=tuple(
             (k, v.strip())
             for k, v in row.items()
-            if k not in _KNOWN and v is not None and v.strip()
+            if k not in _KNOWN and k not in _CONSENT and v is not None and v.strip()
         ),
+        consent_at=consent_at,
+        consent_source=consent_source or None,
+        consent_method=consent_method or None,
     )
+
+
+def _moment(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise SubscriberRowError(
+            f"not an ISO 8601 time: {value[:40]!r}", field="consent_at"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
