@@ -70,6 +70,9 @@ class OrgProfile:
     # The topics a person may choose (signup and preference pages); empty: the topics of
     # published statements.
     topics: tuple[str, ...] = ()
+    # The public archive of published statements (/archive/{lang}); `archive = false` in
+    # [organisation] turns it off (404).
+    archive: bool = True
     per_locale: dict[str, LocaleProfile] = field(default_factory=dict)
 
     @property
@@ -154,6 +157,7 @@ def load_profile(path: Path | None) -> OrgProfile:
         missed_grace_seconds=_count(where, org, "missed_grace_minutes", 60) * 60,
         sources=tuple(_source(where, i, s) for i, s in enumerate(data.get("sources", []))),
         topics=_topics(where, org.get("topics", [])),
+        archive=_flag(where, org, "archive", True),
         per_locale=per_locale,
     )
 
@@ -165,6 +169,13 @@ def _count(where: str, table: dict[str, Any], key: str, default: int) -> int:
     value = table.get(key, default)
     if not isinstance(value, int) or value < 0:
         raise ConfigError(where, f"organisation.{key} must be a whole number >= 0")
+    return value
+
+
+def _flag(where: str, table: dict[str, Any], key: str, default: bool) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(where, f"organisation.{key} must be true or false")
     return value
 
 

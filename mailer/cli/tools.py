@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from mailer.campaigns.audience import choose_version
-from mailer.cli.common import console, err, fail, friendly, open_runtime, settings
+from mailer.cli.common import console, err, fail, friendly, open_runtime, settings, work_session
 from mailer.cli.publishing import publish_group
 from mailer.config import Settings
 from mailer.locales import normalise_locale
@@ -120,13 +120,17 @@ def web(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
-    """Serve the subscriber pages (unsubscribe, confirm, preferences, view online, healthz)."""
+    """Serve the subscriber pages (unsubscribe, confirm, preferences, view online, signup,
+    archive, healthz)."""
     import uvicorn
 
     from mailer.web import create_app
 
     rt = open_runtime()
-    uvicorn.run(create_app(rt), host=host, port=port, log_level="warning", proxy_headers=True)
+    # With memory:// the signup page's confirmation emails are sent by a worker in this
+    # process; with redis:// by the `mailer worker` processes.
+    with work_session(rt):
+        uvicorn.run(create_app(rt), host=host, port=port, log_level="warning", proxy_headers=True)
 
 
 @friendly

@@ -18,7 +18,9 @@ from mailer.subscribers.actions import unsubscribe_row
 from mailer.subscribers.confirm import CONFIRM_MAX_AGE, confirm
 from mailer.subscribers.segment_sql import keys_of
 from mailer.subscribers.validate import ALERT_PREFS
+from mailer.web.archive import archive_routes
 from mailer.web.pages import countries, languages, page, page_locale
+from mailer.web.signup import signup_routes
 
 __all__ = ["create_app"]
 
@@ -178,6 +180,8 @@ def create_app(rt: Runtime) -> Starlette:
             Route("/preferences/{token}", preferences, methods=["GET", "POST"]),
             Route("/view/{campaign}/{token}", view, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
+            *signup_routes(rt),
+            *archive_routes(rt),
         ],
     )
 
