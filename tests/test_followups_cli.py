@@ -7,17 +7,7 @@ import mailbox
 from email import message_from_bytes, policy
 
 from tests.conftest import EXAMPLES, Workdir
-
-FOLLOW_UP = """---
-id: nso-hearing-en
-lang: en
-translation_key: nso-hearing
-title: "NSO Group: the court of appeal will hear the case"
-topics: [NSO Group]
-urgency: news
----
-Further information: the hearing is set for next month.
-"""
+from tests.test_followups import FOLLOW_UP
 
 
 def _recipients(workdir: Workdir, campaign: int) -> set[str]:

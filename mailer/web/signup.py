@@ -49,7 +49,7 @@ COOKIE = "mailer_signup"
 TOKEN_SECONDS = 2 * 3600
 MAX_BODY = 16 * 1024  # a form with every topic checked is under 8 KB
 MAX_FIELDS = 400
-PER_IP = (20, 3600)  # POSTs per hour from one address of the internet
+PER_IP = (60, 3600)  # POSTs per hour from one address of the internet (an office, a venue)
 PER_ADDRESS = (3, 3600)  # confirmation emails per hour to one mailbox
 _NONCE = re.compile(r"[A-Za-z0-9_-]{22,64}")
 
