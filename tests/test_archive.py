@@ -156,9 +156,10 @@ def test_only_get_reads_the_archive(site: tuple[InProcess, str]) -> None:
 
 def test_the_organisation_can_turn_the_archive_off(tmp_path: Path) -> None:
     profile = (EXAMPLES / "mailer.toml").read_text(encoding="utf-8")
+    assert "archive = true" in profile
     org_file = tmp_path / "mailer.toml"
     org_file.write_text(
-        profile.replace("[organisation]\n", "[organisation]\narchive = false\n", 1),
+        profile.replace("archive = true", "archive = false", 1),
         encoding="utf-8",
     )
     port = free_port()
@@ -171,6 +172,6 @@ def test_the_organisation_can_turn_the_archive_off(tmp_path: Path) -> None:
             assert httpx.get(base + path).status_code == 404, path
         assert httpx.get(base + "/subscribe").status_code == 200
     bad = tmp_path / "bad.toml"
-    bad.write_text(profile.replace("[organisation]\n", '[organisation]\narchive = "no"\n', 1))
+    bad.write_text(profile.replace("archive = true", 'archive = "no"', 1), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"organisation\.archive must be true or false"):
         load_profile(bad)
