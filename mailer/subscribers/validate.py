@@ -21,6 +21,7 @@ _KNOWN = {"email", "name", "locale", "country", "topics", "alerts", "lists", "st
 # The consent record `subscribers export` writes: kept as the consent record (when the import
 # subscribes someone not yet consented), never as attributes.
 _CONSENT = {"consent_at", "consent_source", "consent_method"}
+_NOT_ATTRIBUTES = frozenset(_KNOWN | _CONSENT)
 _TRUE = {"true", "yes", "1", "y", "oui", "ja", "on"}
 _FALSE = {"false", "no", "0", "n", "non", "nee", "nein", "off"}
 # CLDR also lists private-use and grouping codes (ZZ "Unknown Region", EU, QO, XK): leave those out.
@@ -165,12 +166,10 @@ def validate_row(row: Mapping[str, str | None]) -> SubscriberData:
     alerts = get("alerts")
     consent_at = _moment(get("consent_at"))
     consent_source, consent_method = get("consent_source"), get("consent_method")
-    for field, value, limit in (
-        ("consent_source", consent_source, 200),
-        ("consent_method", consent_method, 32),
-    ):
-        if value and len(value) > limit:
-            raise SubscriberRowError(f"longer than {limit} characters", field=field)
+    if consent_source and len(consent_source) > 200:
+        raise SubscriberRowError("longer than 200 characters", field="consent_source")
+    if consent_method and len(consent_method) > 32:
+        raise SubscriberRowError("longer than 32 characters", field="consent_method")
     return SubscriberData(
         email=email,
         name=" ".join(name.split()) if name else None,
@@ -183,7 +182,7 @@ def validate_row(row: Mapping[str, str | None]) -> SubscriberData:
         attributes=tuple(
             (k, v.strip())
             for k, v in row.items()
-            if k not in _KNOWN and k not in _CONSENT and v is not None and v.strip()
+            if k not in _NOT_ATTRIBUTES and v is not None and v.strip()
         ),
         consent_at=consent_at,
         consent_source=consent_source or None,
