@@ -51,7 +51,8 @@ catalogs: $(STAMP)
 clean:
 	rm -rf $(VENV) outbox previews .mailer mailer.db* .pytest_cache .mypy_cache .ruff_cache
 
-## bench: throughput against a naive sender and a raw SMTP ceiling (see README for figures)
+## bench: throughput against a naive sender and a raw SMTP ceiling, imports, follow-up counts (see README for figures)
 bench: $(STAMP)
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/import.py --rows 1000000
+	$(BIN)/python bench/audience.py --subscribers 100000

@@ -77,6 +77,9 @@ class OrgProfile:
     # default): no remote image, only its alt text. Every image loaded tells its host who
     # opened the email, when and from where.
     image_hosts: tuple[str, ...] = ()
+    # The public archive of published statements (/archive/{lang}); `archive = false` in
+    # [organisation] turns it off (404).
+    archive: bool = True
     per_locale: dict[str, LocaleProfile] = field(default_factory=dict)
 
     @property
@@ -175,6 +178,7 @@ def load_profile(path: Path | None) -> OrgProfile:
         sources=tuple(_source(where, i, s) for i, s in enumerate(data.get("sources", []))),
         topics=_topics(where, org.get("topics", [])),
         image_hosts=_hosts(where, org.get("image_hosts", [])),
+        archive=_flag(where, org, "archive", True),
         per_locale=per_locale,
     )
 
@@ -233,6 +237,13 @@ def _count(where: str, table: dict[str, Any], key: str, default: int) -> int:
     value = table.get(key, default)
     if not isinstance(value, int) or value < 0:
         raise ConfigError(where, f"organisation.{key} must be a whole number >= 0")
+    return value
+
+
+def _flag(where: str, table: dict[str, Any], key: str, default: bool) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(where, f"organisation.{key} must be true or false")
     return value
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -57,6 +59,20 @@ class InProcess:
         path = self.tmp_path / "people.csv"
         path.write_text(csv_text, encoding="utf-8")
         import_csv(self.rt.db, path, consented=True)
+
+    @contextmanager
+    def worker(self) -> Iterator[None]:
+        """A real Celery worker (memory:// broker) in this process while the block runs."""
+        from workers.app import configure, set_runtime
+        from workers.embedded import embedded_worker
+
+        app = configure(self.settings)
+        set_runtime(self.rt)
+        try:
+            with embedded_worker(app):
+                yield
+        finally:
+            set_runtime(None)
 
     def _run(self, queue: Any, campaign_id: int, timeout: float = 60) -> dict[str, Any]:
         from workers.app import configure, set_runtime

@@ -66,22 +66,50 @@ def test_double_opt_in(workdir: Workdir) -> None:
 
 
 def test_export_round_trips(workdir: Workdir) -> None:
-    workdir.run("subscribers", "import", str(EXAMPLES / "subscribers.csv"), "--consented")
+    lines = (EXAMPLES / "subscribers.csv").read_text(encoding="utf-8").splitlines()
+    people = workdir.path / "people.csv"
+    people.write_text(
+        "\n".join(
+            [lines[0] + ",signed_nso,=1+1"]
+            + [f"{line},{'yes,=SUM(A1)' if i % 3 else ','}" for i, line in enumerate(lines[1:])]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    workdir.run("subscribers", "import", str(people), "--consented")
     first = workdir.path / "first.csv"
     workdir.run("subscribers", "export", str(first))
     before = json.loads(workdir.run("subscribers", "list", "--json").stdout)
     (workdir.path / "mailer.db").unlink()
     workdir.run("subscribers", "import", str(first), "--consented")
     after = json.loads(workdir.run("subscribers", "list", "--json").stdout)
-    keys = ("email", "name", "status", "locale", "country", "topics", "alerts", "lists")
-    assert [{k: s[k] for k in keys} for s in after] == [{k: s[k] for k in keys} for s in before]
+    assert before[1]["attributes"] == {"=1+1": "=SUM(A1)", "signed_nso": "yes"}
+    assert [{k: v for k, v in s.items() if k != "created_at"} for s in after] == [
+        {k: v for k, v in s.items() if k != "created_at"} for s in before
+    ]
     second = workdir.path / "second.csv"
     workdir.run("subscribers", "export", str(second))
+    assert second.read_text(encoding="utf-8") == first.read_text(encoding="utf-8")
 
-    def strip(p):
-        return [line.rsplit(",", 2)[0] for line in p.read_text(encoding="utf-8").splitlines()]
 
-    assert strip(first) == strip(second)
+def test_attributes_show_everywhere(workdir: Workdir) -> None:
+    people = workdir.path / "people.csv"
+    people.write_text("email,signed_nso,Member Since\nana@example.org,yes,2019\n", encoding="utf-8")
+    workdir.run("subscribers", "import", str(people), "--consented")
+    shown = json.loads(workdir.run("subscribers", "show", "ana@example.org", "--json").stdout)
+    assert shown["attributes"] == {"member since": "2019", "signed_nso": "yes"}
+    listed = json.loads(workdir.run("subscribers", "list", "--json").stdout)
+    assert listed[0]["attributes"] == shown["attributes"]
+    text = workdir.run("subscribers", "show", "ana@example.org").stdout
+    assert "attr.signed_nso: yes" in text
+    count = workdir.run(
+        "segments", "count", 'attr."member since" = 2019 and attr.signed_nso = "yes"'
+    )
+    assert count.stdout.startswith("1 subscribed")
+    bad = workdir.run("segments", "count", 'attr.signed = "yes"', check=False)
+    assert bad.returncode == 1 and bad.stderr.strip() == (
+        "error: column 1: unknown attribute 'signed'; known attributes: member since, signed_nso"
+    )
 
 
 def test_why_explains_each_decision(workdir: Workdir) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mailer.cli import campaigns, segments, statements, subscribers, tools
+from mailer.cli import actions, campaigns, segments, statements, subscribers, tools
 from mailer.cli.common import friendly
 
 __all__ = ["app", "main"]
@@ -20,6 +20,7 @@ app.add_typer(statements.app, name="statements")
 app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(segments.app, name="segments")
 app.add_typer(campaigns.app, name="campaigns")
+app.add_typer(actions.app, name="actions")
 app.command("send")(friendly(campaigns.send_statement))
 app.command("init")(tools.init)
 app.command("preview")(tools.preview)

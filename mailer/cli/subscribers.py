@@ -44,7 +44,10 @@ def describe(row: Subscriber) -> dict[str, Any]:
         "lists": row.lists,
         "consent_at": row.consent_at.isoformat() if row.consent_at else None,
         "consent_source": row.consent_source,
+        "consent_method": row.consent_method,
         "created_at": row.created_at.isoformat(),
+        # The extra columns of the imported CSVs (usable in segments as attr.NAME).
+        "attributes": dict(sorted(row.attributes.items())),
     }
 
 
@@ -205,14 +208,18 @@ def show(
     if json:
         print_json(row)
         return
+    attributes = row.pop("attributes")
     for key, value in row.items():
         console.print(f"{key:>15}: {value}", markup=False)
+    for name, value in attributes.items():
+        console.print(f"{'attr.' + name:>15}: {value}", markup=False)
 
 
 @app.command("export")
 @friendly
 def export(csv_path: Annotated[Path, typer.Argument(metavar="CSV", help="File to write.")]) -> None:
-    """Write every subscriber to a CSV that `subscribers import` reads back."""
+    """Write every subscriber, attributes as columns, to a CSV that `subscribers import` reads
+    back unchanged; cells a spreadsheet would run as formulas get a leading quote."""
     rt = open_runtime()
     count = export_csv(rt.db, csv_path)
     console.print(f"exported {count} subscriber(s) to {csv_path}", markup=False)

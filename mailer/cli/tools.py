@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from mailer.campaigns.audience import choose_version
-from mailer.cli.common import console, err, fail, friendly, open_runtime, settings
+from mailer.cli.common import console, err, fail, friendly, open_runtime, settings, work_session
 from mailer.cli.publishing import publish_group
 from mailer.config import Settings
 from mailer.locales import normalise_locale
@@ -122,12 +122,16 @@ def web(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
-    """Serve the subscriber pages (unsubscribe, confirm, preferences, view online, healthz)."""
+    """Serve the subscriber pages (unsubscribe, confirm, preferences, view online, signup,
+    archive, healthz)."""
     from mailer.web import create_app
     from mailer.web.server import serve
 
     rt = open_runtime()
-    serve(create_app(rt), host=host, port=port)
+    # With memory:// the signup page's confirmation emails are sent by a worker in this
+    # process; with redis:// by the `mailer worker` processes.
+    with work_session(rt):
+        serve(create_app(rt), host=host, port=port)
 
 
 @friendly

@@ -22,6 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "ActionTaker",
     "Base",
     "Campaign",
     "Delivery",
@@ -178,6 +179,21 @@ class Delivery(Base):
     queued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ActionTaker(Base):
+    """Who took an action (signed a petition, donated): one row per action and subscriber."""
+
+    __tablename__ = "action_takers"
+
+    # The action's name, spaces collapsed and case-folded ("petition-nso").
+    action: Mapped[str] = mapped_column(String(100), primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    taken_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Suppression(Base):

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from mailer.errors import NotFound
 from mailer.store.db import Database
 from mailer.store.models import Campaign, Delivery, Subscriber
+from mailer.subscribers.segments import excluding_term
 from mailer.subscribers.store import get_by_email
 from mailer.subscribers.suppression import suppress
 
@@ -147,4 +148,17 @@ def why(session: Session, email: str, campaign_id: int) -> dict[str, Any]:
         answer["explanation"] = f"not sent yet ({row.status}, {row.attempts} attempt(s)){tail}"
     else:
         answer["explanation"] = _REASONS.get(row.reason or "", f"not sent: {row.reason}")
+        if row.reason == "not in segment" and campaign.segment:
+            answer["explanation"] += _segment_term(session, campaign.segment, person.id, answer)
     return answer
+
+
+def _segment_term(
+    session: Session, expression: str, subscriber_id: int, answer: dict[str, Any]
+) -> str:
+    """Which term of the segment left the person out (evaluated now)."""
+    term = excluding_term(session, expression, subscriber_id)
+    answer["excluded_by"] = term
+    if term is None:
+        return f" ({expression}); the person matches it now: their data changed since"
+    return f": {term} is false for this person"

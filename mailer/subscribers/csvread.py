@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from mailer.errors import InputError
+from mailer.subscribers.cells import restore
 
 __all__ = ["MAX_CELL", "MAX_COLUMNS", "MAX_LINE", "MAX_ROW", "Row", "read_rows"]
 
@@ -107,7 +108,8 @@ def _header(reader: Iterator[list[str]], lines: _Lines, source: str) -> list[str
         raise InputError(f"malformed header row: {exc}", file=source, line=1) from exc
     if lines.bad_byte is not None:
         raise InputError(f"not UTF-8 (byte {lines.bad_byte})", file=source, line=1)
-    header = [cell.strip().lower() for cell in cells]
+    # A cell our export neutralised against spreadsheet formulas gets its value back.
+    header = [restore(cell.strip()).lower() for cell in cells]
     if not any(header):
         raise InputError(
             "empty file: expected a header row with an 'email' column", file=source, line=1
@@ -170,7 +172,7 @@ def read_rows(path: Path) -> Iterator[Row]:
                 continue
             if not cells or (len(cells) == 1 and not cells[0].strip()):
                 continue  # a blank line
-            row = {name: cells[index] for index, name in columns if index < len(cells)}
+            row = {name: restore(cells[index]) for index, name in columns if index < len(cells)}
             if lines.bad_byte is not None:
                 safe = {k: v.encode("utf-8", "replace").decode("utf-8") for k, v in row.items()}
                 yield start, safe, f"not UTF-8 (byte {lines.bad_byte} of the row)"

@@ -19,6 +19,7 @@ from mailer.errors import InputError, SubscriberRowError
 from mailer.store.db import Database
 from mailer.store.models import Subscriber, utcnow
 from mailer.subscribers.bulk import insert_subscribers, update_subscribers
+from mailer.subscribers.cells import neutralise
 from mailer.subscribers.csvread import read_rows
 from mailer.subscribers.store import MERGED_COLUMNS, email_key, merge
 from mailer.subscribers.suppression import address_hash, hasher, legacy_hash, suppressed
@@ -192,6 +193,9 @@ def _combine(earlier: SubscriberData | None, later: SubscriberData) -> Subscribe
         lists=lists or None,
         status=later.status or earlier.status,
         attributes=(*earlier.attributes, *later.attributes),
+        consent_at=later.consent_at or earlier.consent_at,
+        consent_source=later.consent_source or earlier.consent_source,
+        consent_method=later.consent_method or earlier.consent_method,
     )
 
 
@@ -266,16 +270,13 @@ def _flush(
     report.pending_ids.clear()
 
 
-def _inert(cell: str) -> str:
-    # A spreadsheet runs a cell starting with = + - @ (or a tab or CR before one) as a
-    # formula: the rejected rows are someone else's data, opened by the admin to fix them.
-    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
-
-
 def write_rejected(report: ImportReport, path: Path) -> None:
     """A CSV of the rejected rows with their line and reason, to fix and import again."""
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["line", "reason", *COLUMNS])
         for line, reason, row in report.rejected:
-            writer.writerow([line, _inert(reason), *(_inert(row.get(c, "")) for c in COLUMNS)])
+            # The rejected rows are someone else's data, opened by the admin to fix them.
+            writer.writerow(
+                [line, neutralise(reason), *(neutralise(row.get(c, "")) for c in COLUMNS)]
+            )

@@ -110,7 +110,19 @@ def merge(
         "attributes": {**old["attributes"], **dict(data.attributes)},
     }
     if status == "subscribed" and old["consent_at"] is None:
-        values.update(consent_at=now, consent_source=source, consent_method=method)
+        # A file that carries its consent record (an export) keeps it; otherwise: now, here.
+        values.update(
+            consent_at=data.consent_at or now,
+            consent_source=data.consent_source or source,
+            consent_method=data.consent_method or method,
+        )
+    elif status in FINAL_STATUSES and old["consent_at"] is None and data.consent_at:
+        # The history of someone who has left: it lets no mail through.
+        values.update(
+            consent_at=data.consent_at,
+            consent_source=data.consent_source,
+            consent_method=data.consent_method,
+        )
     values["topic_keys"] = keys_of(values["topics"])
     values["list_keys"] = keys_of(values["lists"])
     return values

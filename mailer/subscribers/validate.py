@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -40,6 +41,10 @@ LIMITS = {
 # Control characters: C0 but tab and line breaks (a quoted cell may hold them; names,
 # topics and lists have their whitespace collapsed), DEL and C1.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# The consent record `subscribers export` writes: kept as the consent record (when the import
+# subscribes someone not yet consented), never as attributes.
+_CONSENT = {"consent_at", "consent_source", "consent_method"}
+_NOT_ATTRIBUTES = frozenset(_KNOWN | _CONSENT)
 # CLDR also lists private-use and grouping codes (ZZ "Unknown Region", EU, QO, XK): leave those out.
 _COUNTRIES = frozenset(
     code
@@ -61,6 +66,9 @@ class SubscriberData:
     lists: tuple[str, ...] | None = None
     status: str | None = None
     attributes: tuple[tuple[str, str], ...] = ()
+    consent_at: dt.datetime | None = None
+    consent_source: str | None = None
+    consent_method: str | None = None
 
     def __reduce__(self) -> tuple[type[SubscriberData], tuple[object, ...]]:
         # Imports send records between processes by the thousand: pickled as constructor
@@ -77,6 +85,9 @@ class SubscriberData:
                 self.lists,
                 self.status,
                 self.attributes,
+                self.consent_at,
+                self.consent_source,
+                self.consent_method,
             ),
         )
 
@@ -211,13 +222,21 @@ def validate_row(row: Mapping[str, str | None]) -> SubscriberData:
     lists = get("lists")
     alerts = get("alerts")
     attributes = tuple(
-        (k, v.strip()) for k, v in row.items() if k not in _KNOWN and v is not None and v.strip()
+        (k, v.strip())
+        for k, v in row.items()
+        if k not in _NOT_ATTRIBUTES and v is not None and v.strip()
     )
     if len(attributes) > LIMITS["attributes"]:
         raise SubscriberRowError(f"more than {LIMITS['attributes']} extra columns filled in")
     for key, value in attributes:
         if len(value) > LIMITS["attribute"]:
             raise SubscriberRowError(f"longer than {LIMITS['attribute']} characters", field=key)
+    consent_at = _moment(get("consent_at"))
+    consent_source, consent_method = get("consent_source"), get("consent_method")
+    if consent_source and len(consent_source) > 200:
+        raise SubscriberRowError("longer than 200 characters", field="consent_source")
+    if consent_method and len(consent_method) > 32:
+        raise SubscriberRowError("longer than 32 characters", field="consent_method")
     return SubscriberData(
         email=email,
         name=" ".join(name.split()) if name else None,
@@ -228,4 +247,19 @@ def validate_row(row: Mapping[str, str | None]) -> SubscriberData:
         lists=_split(lists, "lists") if lists else None,
         status=status or None,
         attributes=attributes,
+        consent_at=consent_at,
+        consent_source=consent_source or None,
+        consent_method=consent_method or None,
     )
+
+
+def _moment(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise SubscriberRowError(
+            f"not an ISO 8601 time: {value[:40]!r}", field="consent_at"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)

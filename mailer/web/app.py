@@ -11,8 +11,10 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
 from mailer.runtime import Runtime
+from mailer.web.archive import archive_routes
 from mailer.web.guard import Guard
 from mailer.web.preferences import preference_routes
+from mailer.web.signup import signup_routes
 from mailer.web.subscription import subscription_routes
 from mailer.web.view import view_routes
 
@@ -48,5 +50,7 @@ def create_app(rt: Runtime) -> MailerApp:
             *preference_routes(rt),
             *view_routes(rt),
             Route("/healthz", healthz, methods=["GET"]),
+            *signup_routes(rt),
+            *archive_routes(rt),
         ],
     )

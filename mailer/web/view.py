@@ -15,7 +15,7 @@ from mailer.runtime import Runtime
 from mailer.store.models import Delivery
 from mailer.web.people import not_found, subscriber_of
 
-__all__ = ["EMAIL_POLICY", "view_routes"]
+__all__ = ["EMAIL_POLICY", "email_policy", "view_routes"]
 
 # What the email needs and nothing remote: its own inline styles and embedded images; no
 # script, no frame, no form, no font or image from elsewhere. `sandbox` as well: should
@@ -25,6 +25,16 @@ EMAIL_POLICY = (
     "frame-ancestors 'none'; base-uri 'none'; "
     "sandbox allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation"
 )
+
+
+def email_policy(image_hosts: tuple[str, ...]) -> str:
+    """EMAIL_POLICY, with the image hosts the organisation allows (`image_hosts`) added."""
+    if not image_hosts:
+        return EMAIL_POLICY
+    hosts = " ".join(f"https://{host}" for host in image_hosts)
+    return EMAIL_POLICY.replace("img-src data:;", f"img-src data: {hosts};")
+
+
 # Ids are positive 63-bit integers (SQLite's and PostgreSQL's BIGINT): a longer number is no id.
 _CAMPAIGN_ID = re.compile(r"[1-9][0-9]{0,17}")
 
@@ -70,7 +80,10 @@ def view_routes(rt: Runtime) -> list[Route]:
         }
         return HTMLResponse(
             template.variant.html.fill(fields),
-            headers={"Content-Security-Policy": EMAIL_POLICY, "Cache-Control": "no-store"},
+            headers={
+                "Content-Security-Policy": email_policy(rt.org.image_hosts),
+                "Cache-Control": "no-store",
+            },
         )
 
     return [Route("/view/{campaign}/{token}", view, methods=["GET"])]
