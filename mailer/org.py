@@ -71,6 +71,11 @@ class OrgProfile:
     # published statements.
     topics: tuple[str, ...] = ()
     per_locale: dict[str, LocaleProfile] = field(default_factory=dict)
+    # Bounces: VERP envelope senders when bounce_address is set (`verp = false` for relays
+    # that rewrite the envelope sender); soft bounces that make an address bounced.
+    verp: bool = True
+    soft_bounce_limit: int = 3
+    soft_bounce_days: int = 7
 
     @property
     def sender_domain(self) -> str:
@@ -137,7 +142,7 @@ def load_profile(path: Path | None) -> OrgProfile:
         address=_text(where, org, "address", defaults.address),
         website=_text(where, org, "website", defaults.website),
         from_address=_address(where, org, "from_address", defaults.from_address),
-        bounce_address=org.get("bounce_address"),
+        bounce_address=_bounce_address(where, org),
         unsubscribe_address=org.get("unsubscribe_address"),
         list_id=_text(
             where,
@@ -155,7 +160,37 @@ def load_profile(path: Path | None) -> OrgProfile:
         sources=tuple(_source(where, i, s) for i, s in enumerate(data.get("sources", []))),
         topics=_topics(where, org.get("topics", [])),
         per_locale=per_locale,
+        verp=_flag(where, org, "verp", True),
+        soft_bounce_limit=_count(where, org, "soft_bounce_limit", 3) or _at_least_one(where),
+        soft_bounce_days=_count(where, org, "soft_bounce_days", 7),
     )
+
+
+def _at_least_one(where: str) -> int:
+    raise ConfigError(where, "organisation.soft_bounce_limit must be a whole number >= 1")
+
+
+def _flag(where: str, table: dict[str, Any], key: str, default: bool) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(where, f"organisation.{key} must be true or false")
+    return value
+
+
+def _bounce_address(where: str, table: dict[str, Any]) -> str | None:
+    if table.get("bounce_address") in (None, ""):
+        return None
+    value = _address(where, table, "bounce_address", "")
+    from mailer.bounces.verp import MAX_BOUNCE_LOCAL
+
+    local = value.rpartition("@")[0]
+    if table.get("verp", True) is not False and len(local.encode("utf-8")) > MAX_BOUNCE_LOCAL:
+        raise ConfigError(
+            where,
+            f"organisation.bounce_address: a local part of at most {MAX_BOUNCE_LOCAL} "
+            "characters leaves room for the VERP token (RFC 5321 allows 64), or set verp = false",
+        )
+    return value
 
 
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
+from mailer.bounces.listing import events_for
 from mailer.errors import NotFound
-from mailer.store.models import Campaign, Delivery, Subscriber
+from mailer.store.models import BounceEvent, Campaign, Delivery, Subscriber
 from mailer.subscribers.store import get_by_email
 from mailer.subscribers.suppression import suppress
 
@@ -44,10 +45,16 @@ def unsubscribe(session: Session, email: str, *, how: str = "admin") -> bool:
 
 
 def forget(session: Session, email: str) -> None:
-    """GDPR erasure: delete the person and their ledger rows, keep only a keyed hash to suppress."""
+    """GDPR erasure: delete the person, their ledger rows and their bounce and complaint
+    events (an unmatched report naming the address too); keep only a keyed hash to suppress."""
     row = get_by_email(session, email)
     suppress(session, row.email_key, "erased")
     session.execute(delete(Delivery).where(Delivery.subscriber_id == row.id))
+    session.execute(
+        delete(BounceEvent).where(
+            or_(BounceEvent.subscriber_id == row.id, BounceEvent.recipient == row.email_key)
+        )
+    )
     session.delete(row)
 
 
@@ -66,6 +73,8 @@ def why(session: Session, email: str, campaign_id: int) -> dict[str, Any]:
         "email": person.email,
         "campaign": campaign_id,
         "campaign_state": campaign.state,
+        # What came back after the relay accepted the message (DSN, ARF, auto-reply).
+        "events": events_for(session, person.id, campaign_id=campaign_id),
     }
     if row is None:
         answer.update(
@@ -98,4 +107,14 @@ def why(session: Session, email: str, campaign_id: int) -> dict[str, Any]:
         answer["explanation"] = f"not sent yet ({row.status}, {row.attempts} attempt(s)){tail}"
     else:
         answer["explanation"] = _REASONS.get(row.reason or "", f"not sent: {row.reason}")
+    if answer["events"]:
+        answer["explanation"] += "; then " + "; ".join(
+            _event_line(e) for e in reversed(answer["events"])
+        )
     return answer
+
+
+def _event_line(event: dict[str, Any]) -> str:
+    status = f" {event['status']}" if event["status"] else ""
+    effect = "" if event["effect"] in ("none", "counted") else f", {event['effect']}"
+    return f"a {event['kind']} report{status} at {event['at'][:19].replace('T', ' ')} UTC ({event['reason']}{effect})"

@@ -1,0 +1,212 @@
+"""The one recorder: a message read from the bounce address becomes events and their effects,
+once. Idempotent per message (the SHA-256 of the bytes read is its key), so a mailbox read
+twice, or a fetch that crashed between recording and marking, changes nothing twice.
+
+Each message is recorded in its own savepoint: one that cannot be read is recorded as such,
+and the messages around it are recorded as usual. What it prints names no address.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mailer.bounces.assess import Finding, Kind, assess
+from mailer.bounces.match import Match, Matcher
+from mailer.bounces.mime import MAX_BYTES
+from mailer.bounces.read import Form, Report, read_report
+from mailer.bounces.soft import soft_bounces
+from mailer.bounces.standing import mark_bounced, mark_complained
+from mailer.org import OrgProfile
+from mailer.store.models import BounceEvent, InboundReport, Subscriber, utcnow
+from mailer.subscribers.actions import unsubscribe_row
+from mailer.subscribers.store import email_key
+from mailer.tokens import TokenSigner
+
+__all__ = ["Recorded", "Recorder", "digest_of"]
+
+log = logging.getLogger("mailer.bounces")
+_SHOWN = 3
+
+
+@dataclass
+class Recorded:
+    """What recording one message did: its line, and each event's effect."""
+
+    line: str
+    new: bool = True
+    effects: list[str] = field(default_factory=list)
+
+
+def digest_of(raw: bytes) -> str:
+    """The key of a message: the SHA-256 of the bytes mailer reads of it."""
+    return hashlib.sha256(raw[:MAX_BYTES]).hexdigest()
+
+
+class Recorder:
+    """Records messages in one session (the caller commits)."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        signer: TokenSigner,
+        org: OrgProfile,
+        secret_key: str,
+        source: str,
+    ) -> None:
+        self.session, self.signer, self.org, self.source = session, signer, org, source
+        self.matcher = Matcher(session, signer=signer, org=org, secret_key=secret_key)
+
+    def record(
+        self,
+        raw: bytes,
+        *,
+        size: int | None = None,
+        recipient: str | None = None,
+        now: dt.datetime | None = None,
+    ) -> Recorded:
+        """Read, judge, match and record one message; says what it did in one line."""
+        now = now or utcnow()
+        digest = digest_of(raw)
+        earlier = self.session.get(InboundReport, digest)
+        if earlier is not None:
+            return Recorded(f"already read: {earlier.outcome}", new=False)
+        try:
+            report: Report | None = read_report(
+                raw, languages=self.org.locales, size=size, recipient=recipient
+            )
+            findings = assess(report) if report is not None else ()
+        except Exception as exc:
+            # Reading is pure: whatever a hostile message makes it trip on fails that message
+            # alone, recorded as unreadable, and the mailbox goes on.
+            log.warning("a report could not be read: %s", type(exc).__name__)
+            report, findings = None, ()
+        try:
+            with self.session.begin_nested():
+                inbound = InboundReport(
+                    digest=digest,
+                    source=self.source,
+                    form=report.form.name.lower() if report else "unreadable",
+                    outcome="",
+                    received_at=now,
+                )
+                self.session.add(inbound)
+                self.session.flush()
+                result = self._apply(report, findings, digest, now)
+                inbound.outcome = result.line[:300]
+        except IntegrityError:
+            return Recorded("already read (by another reader at the same time)", new=False)
+        return result
+
+    def _apply(
+        self, report: Report | None, findings: tuple[Finding, ...], digest: str, now: dt.datetime
+    ) -> Recorded:
+        if report is None:
+            return Recorded("unreadable: ignored", effects=["unreadable"])
+        result = Recorded("")
+        segments = [self._finding(report, f, digest, now, result) for f in findings]
+        if not segments:
+            segments = [f"ignored: {report.note or 'not a report'}"]
+            result.effects.append("ignored")
+        shown = "; ".join(segments[:_SHOWN])
+        if len(segments) > _SHOWN:
+            shown += f"; and {len(segments) - _SHOWN} more"
+        prefix = "" if report.form in (Form.OTHER, Form.UNSUBSCRIBE) else f"{report.form.value}: "
+        notes = f" [{'; '.join(report.problems)}]" if report.problems else ""
+        result.line = f"{prefix}{shown}{notes}"
+        return result
+
+    def _finding(
+        self, report: Report, finding: Finding, digest: str, now: dt.datetime, result: Recorded
+    ) -> str:
+        if finding.kind is Kind.UNSUBSCRIBE:
+            return self._unsubscribe(report.token or "", digest, now, result)
+        match = self.matcher.match(report, finding)
+        row = self.session.get(Subscriber, match.subscriber_id) if match.subscriber_id else None
+        event = BounceEvent(
+            report_digest=digest,
+            kind=finding.kind.value,
+            effect="none",
+            subscriber_id=row.id if row else None,
+            campaign_id=match.campaign_id,
+            matched_by=match.by if row else None,
+            # An unmatched report keeps the address it names, so that it can be listed.
+            recipient=None if row or not finding.address else email_key(finding.address)[:320],
+            status=finding.status,
+            code=finding.code,
+            diagnostic=finding.diagnostic[:500] or None,
+            reason=finding.reason[:200],
+            blame=finding.blame,
+            created_at=now,
+        )
+        self.session.add(event)
+        self.session.flush()
+        effect, text = self._effect(finding, row, match, now)
+        event.effect = effect
+        result.effects.append(effect if row else "unmatched")
+        status = f"{finding.status} " if finding.status else ""
+        if row is None:
+            why = match.note or "nobody it names is ours"
+            return f"kept unmatched ({why}): {finding.kind.value} {status}{finding.reason}".strip()
+        return f"{text}: {status}{finding.reason} (matched by {match.by})"
+
+    def _effect(
+        self, finding: Finding, row: Subscriber | None, match: Match, now: dt.datetime
+    ) -> tuple[str, str]:
+        if row is None:
+            return "unmatched", ""
+        if finding.kind is Kind.HARD:
+            return "bounced", "bounced" if mark_bounced(self.session, row) else "already bounced"
+        if finding.kind is Kind.SOFT:
+            counted = soft_bounces(self.session, row.id, now)
+            limit, days = self.org.soft_bounce_limit, self.org.soft_bounce_days
+            if counted.reached(limit, days):
+                mark_bounced(self.session, row)
+                return (
+                    "bounced",
+                    f"bounced after {counted.count} soft bounces over {counted.days:.0f} days",
+                )
+            return "counted", f"soft bounce {counted.count} of {limit}"
+        if finding.kind is Kind.COMPLAINT:
+            changed = mark_complained(self.session, row)
+            return "complained", (
+                "complained: unsubscribed and suppressed" if changed else "already complained"
+            )
+        if finding.kind is Kind.POLICY:
+            where = f"campaign {match.campaign_id}" if match.campaign_id else "its message"
+            return "none", f"recorded against {where}, subscriber untouched"
+        if finding.kind is Kind.AUTO_REPLY:
+            return "none", "ignored (recorded)"
+        if finding.kind is Kind.DELIVERED:
+            return "none", "delivered"
+        return "none", "recorded, nothing done"
+
+    def _unsubscribe(self, token: str, digest: str, now: dt.datetime, result: Recorded) -> str:
+        subscriber_id = self.signer.verify(token, "unsubscribe")
+        if subscriber_id is None:
+            result.effects.append("ignored")
+            return "ignored: the token is not valid"
+        row = self.session.get(Subscriber, subscriber_id)
+        if row is None:
+            result.effects.append("ignored")
+            return "ignored: nobody to unsubscribe"
+        changed = unsubscribe_row(self.session, row, how="mailto")
+        self.session.add(
+            BounceEvent(
+                report_digest=digest,
+                kind=Kind.UNSUBSCRIBE.value,
+                effect="unsubscribed" if changed else "none",
+                subscriber_id=row.id,
+                matched_by="token",
+                reason="mailto: unsubscribe",
+                created_at=now,
+            )
+        )
+        result.effects.append("unsubscribed" if changed else "none")
+        return "unsubscribed" if changed else "already unsubscribed"
