@@ -157,6 +157,17 @@ def _catalogs(settings: Settings) -> Check:
     return Check("catalogs", True, f"complete for {', '.join(org.locales)}")
 
 
+def _bounce_mailbox(settings: Settings) -> Check:
+    if not settings.bounce_mailbox:
+        return Check("bounce mailbox", True, "not configured (optional: MAILER_BOUNCE_MAILBOX)")
+    from mailer.bounces.mailbox import MailboxError, probe
+
+    try:
+        return Check("bounce mailbox", True, probe(settings.bounce_mailbox))
+    except MailboxError as exc:
+        return Check("bounce mailbox", False, str(exc))
+
+
 def _dotenv() -> dict[str, str]:
     """The `.env` file of the working directory, as pydantic-settings reads it."""
     path = Path(".env")
@@ -199,7 +210,14 @@ def run_checks(environ: Mapping[str, str] | None = None) -> list[Check]:
                 env.pop(name, None)
     if settings is None:
         return checks
-    steps: list[Callable[[Settings], Check]] = [_database, _broker, _transport, _dkim, _catalogs]
+    steps: list[Callable[[Settings], Check]] = [
+        _database,
+        _broker,
+        _transport,
+        _dkim,
+        _catalogs,
+        _bounce_mailbox,
+    ]
     for step in steps:
         try:
             checks.append(step(settings))

@@ -289,18 +289,21 @@ service anvil {{
     def client(self) -> imaplib.IMAP4:
         """A logged-in IMAP client on INBOX, for the tests' own looks and deliveries."""
         imap = imaplib.IMAP4("127.0.0.1", self.port, timeout=30)
-        imap.login(self.user, self.password)
+        secret = f"\0{self.user}\0{self.password}".encode()  # SASL PLAIN: UTF-8 passwords
+        imap.authenticate("PLAIN", lambda _challenge: secret)
         imap.select("INBOX")
         return imap
 
     def append(self, messages: list[bytes], folder: str = "INBOX") -> None:
         """Deliver messages into a folder through the server (IMAP APPEND)."""
+        from mailer.bounces.mailbox import mailbox_name
+
         imap = self.client()
         try:
             if folder != "INBOX":
-                imap.create(f'"{folder}"')
+                imap.create(mailbox_name(folder))
             for raw in messages:
-                status, data = imap.append(f'"{folder}"', None, None, raw)
+                status, data = imap.append(mailbox_name(folder), None, None, raw)
                 assert status == "OK", data
         finally:
             imap.logout()

@@ -19,7 +19,15 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from mailer.bounces.mime import MAX_BYTES
 from mailer.errors import ConfigError, MailerError
 
-__all__ = ["KEYWORD", "Mailbox", "MailboxError", "MailboxURL", "parse_mailbox_url"]
+__all__ = [
+    "KEYWORD",
+    "Mailbox",
+    "MailboxError",
+    "MailboxURL",
+    "mailbox_name",
+    "parse_mailbox_url",
+    "probe",
+]
 
 VARIABLE = "MAILER_BOUNCE_MAILBOX"
 KEYWORD = "$MailerProcessed"
@@ -79,7 +87,7 @@ def parse_mailbox_url(url: str) -> MailboxURL:
     )
 
 
-def _mailbox_name(folder: str) -> str:
+def mailbox_name(folder: str) -> str:
     """A folder name as IMAP wants it: modified UTF-7 (RFC 3501 5.1.3), quoted."""
     out: list[str] = []
     pending: list[str] = []
@@ -143,11 +151,11 @@ class Mailbox:
             raise MailboxError(f"{url.describe()}: login refused") from exc
         except OSError as exc:
             raise MailboxError(f"{url.describe()}: connection lost at login: {exc}") from exc
-        status, data = self._call(imap.select, _mailbox_name(url.folder), readonly)
+        status, data = self._call(imap.select, mailbox_name(url.folder), readonly)
         if status != "OK":
             raise MailboxError(f"{url.describe()}: no folder {url.folder!r}")
         flags = b" ".join(x for x in imap.response("PERMANENTFLAGS")[1] if isinstance(x, bytes))
-        if b"\\*" not in flags and KEYWORD.encode() not in flags:
+        if not readonly and b"\\*" not in flags and KEYWORD.encode() not in flags:
             self.flag = "\\Seen"  # the server keeps no keywords of ours
         return int(data[0]) if data and data[0] and data[0].isdigit() else 0
 
@@ -193,6 +201,14 @@ class Mailbox:
             with contextlib.suppress(imaplib.IMAP4.error, OSError):
                 self._imap.logout()
             self._imap = None
+
+
+def probe(url: str) -> str:
+    """Log in and look at the folder without changing anything (for `mailer doctor`)."""
+    with Mailbox(parse_mailbox_url(url)) as box:
+        count = box.open(readonly=True)
+        waiting = len(box.new_messages())
+        return f"{box.url.describe()}: logged in; {count} message(s), {waiting} not read yet"
 
 
 def _fetched(data: Sequence[object]) -> Iterator[tuple[int, bytes, int]]:

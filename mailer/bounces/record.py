@@ -149,7 +149,7 @@ class Recorder:
         self.session.flush()
         effect, text = self._effect(finding, row, match, now)
         event.effect = effect
-        result.effects.append(effect if row else "unmatched")
+        result.effects.append("recorded" if effect == "none" else effect)
         status = f"{finding.status} " if finding.status else ""
         if row is None:
             why = match.note or "nobody it names is ours"

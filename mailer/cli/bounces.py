@@ -42,14 +42,14 @@ def inbound(
         rt = open_runtime()
     except ConfigError as exc:
         # A database that cannot be opened (a server down) is worth a retry; the rest is not.
-        fail(str(exc), TEMPFAIL if exc.variable == "MAILER_DATABASE_URL" else 2)
+        fail(" ".join(str(exc).split()), TEMPFAIL if exc.variable == "MAILER_DATABASE_URL" else 2)
     raw, size = read_limited(sys.stdin.buffer)
     envelope = recipient or os.environ.get("ORIGINAL_RECIPIENT") or os.environ.get("RECIPIENT")
     try:
         line = handle_inbound(rt, raw, size=size, recipient=envelope)
     except SQLAlchemyError as exc:
         # Never lose a report to a database that is down: the MTA keeps it and retries.
-        fail(f"database error: {str(getattr(exc, 'orig', exc)).splitlines()[0]}", TEMPFAIL)
+        fail(f"database error: {' '.join(str(getattr(exc, 'orig', exc)).split())}", TEMPFAIL)
     console.print(line, markup=False)
 
 
