@@ -419,3 +419,83 @@ def test_mailto_unsubscribe_and_strangers_mail(run: InProcess) -> None:
     assert _feed(run, forged.encode()) == "ignored: the token is not valid"
     human = sample("human-reply.eml", None)
     assert _feed(run, human) == "ignored: not a report"
+
+
+@pytest.fixture
+def on_database(tmp_path: Path, database_url: str) -> Iterator[InProcess]:
+    """The same campaign, its ledger on SQLite or on PostgreSQL."""
+    import dataclasses
+
+    from mailer.runtime import build_runtime
+
+    run = InProcess(tmp_path)
+    run.rt.close()
+    run.settings = dataclasses.replace(run.settings, database_url=database_url)
+    run.rt = build_runtime(run.settings, transport=run.transport)
+    run.statements("nso-export-licence.fr.txt")
+    run.people(PEOPLE)
+    run.send("nso-export-licence-fr")
+    yield run
+    run.rt.close()
+
+
+def test_recording_on_each_database(on_database: InProcess) -> None:
+    run = on_database
+    sent = _sent(run)
+    with run.rt.db.session() as session:
+        recorder = Recorder(
+            session,
+            signer=run.rt.signer,
+            org=run.rt.org,
+            secret_key=run.settings.secret_key,
+            source="mailbox",
+            isolate=False,
+        )
+        batch = [
+            (sample("dsn-hard-gmail.eml", sent["ana@example.net"]), None),
+            (sample("arf-abuse-yahoo.eml", sent["bert@example.net"]), None),
+            (sample("dsn-soft-mailbox-full.eml", sent["carl@example.net"]), None),
+            (sample("autoreply-de.eml", sent["hana@example.net"]), None),
+            (sample("dsn-hard-gmail.eml", sent["ana@example.net"]), None),  # twice in one batch
+        ]
+        lines = [r.line for r in recorder.record_many(batch)]
+    assert lines[4] == "already read"
+    assert [_status(run, f"{n}@example.net") for n in ("ana", "bert", "carl", "hana")] == [
+        "bounced",
+        "complained",
+        "subscribed",
+        "subscribed",
+    ]
+    assert len(_events(run)) == 4
+
+
+def test_two_readers_of_one_report_record_it_once(on_database: InProcess) -> None:
+    run = on_database
+    if run.rt.db.is_sqlite:
+        pytest.skip("SQLite has one writer: a second reader waits, or fails and retries later")
+    import threading
+
+    raw = sample("dsn-hard-gmail.eml", _sent(run)["dora@example.net"])
+    barrier = threading.Barrier(2)
+    lines: list[str] = []
+
+    def read() -> None:
+        with run.rt.db.session() as session:
+            recorder = Recorder(
+                session,
+                signer=run.rt.signer,
+                org=run.rt.org,
+                secret_key=run.settings.secret_key,
+                source="inbound",
+            )
+            barrier.wait(10)
+            lines.append(recorder.record(raw).line)
+
+    threads = [threading.Thread(target=read) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sum(line.startswith("already read") for line in lines) == 1, lines
+    assert sum(line.startswith("delivery status notification: bounced") for line in lines) == 1
+    assert len(_events(run, "dora@example.net")) == 1

@@ -13,8 +13,10 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
+
 from mailer.bounces.mailbox import Mailbox, MailboxURL, parse_mailbox_url
-from mailer.bounces.record import Recorder
+from mailer.bounces.record import Recorded, Recorder
 from mailer.errors import ConfigError
 from mailer.runtime import Runtime
 
@@ -66,24 +68,36 @@ def fetch_bounces(
             if budget_seconds is not None and time.monotonic() - started > budget_seconds:
                 result.left = len(uids) - first
                 break
-            done: list[int] = []
-            with rt.db.session() as session:
-                recorder = Recorder(
-                    session,
-                    signer=rt.signer,
-                    org=rt.org,
-                    secret_key=rt.settings.secret_key,
-                    source="mailbox",
-                )
-                for uid, raw, size in box.fetch(uids[first : first + CHUNK]):
-                    recorded = recorder.record(raw, size=size)
-                    done.append(uid)
-                    if recorded.new:
-                        result.read += 1
-                        result.effects.update(recorded.effects)
-                    else:
-                        result.already += 1
-                    if on_message is not None:
-                        on_message(uid, recorded.line)
-            box.mark(done)  # after the commit: a crash in between only re-reads them
+            messages = list(box.fetch(uids[first : first + CHUNK]))
+            try:
+                recorded = _record(rt, messages, isolate=False)
+            except (IntegrityError, DataError, ProgrammingError):
+                # Another reader got there first, or one message holds a value the database
+                # refuses: the chunk again, each message alone.
+                recorded = _record(rt, messages, isolate=True)
+            for (uid, _raw, _size), outcome in zip(messages, recorded, strict=True):
+                if outcome.new:
+                    result.read += 1
+                    result.effects.update(outcome.effects)
+                else:
+                    result.already += 1
+                if on_message is not None:
+                    on_message(uid, outcome.line)
+            box.mark([uid for uid, _raw, _size in messages])  # after the commit
     return result
+
+
+def _record(
+    rt: Runtime, messages: list[tuple[int, bytes, int]], *, isolate: bool
+) -> list[Recorded]:
+    """Record a chunk in one transaction (committed when this returns)."""
+    with rt.db.session() as session:
+        recorder = Recorder(
+            session,
+            signer=rt.signer,
+            org=rt.org,
+            secret_key=rt.settings.secret_key,
+            source="mailbox",
+            isolate=isolate,
+        )
+        return recorder.record_many([(raw, size) for _uid, raw, size in messages])

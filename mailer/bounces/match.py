@@ -10,6 +10,7 @@ a pending person whose confirmation email the report returns.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -46,10 +47,42 @@ class Matcher:
         self, session: Session, *, signer: TokenSigner, org: OrgProfile, secret_key: str
     ) -> None:
         self.session, self.signer, self.org, self.secret_key = session, signer, org, secret_key
+        self._tokens: dict[tuple[str, ...], tuple[int, int] | None] = {}
+        self._people: dict[str, Subscriber | None] = {}
+        self._campaigns: dict[int, bool] = {}
+
+    def _token(self, report: Report) -> tuple[int, int] | None:
+        if report.envelope not in self._tokens:
+            self._tokens[report.envelope] = find_delivery_token(self.secret_key, report.envelope)
+        return self._tokens[report.envelope]
+
+    def preload(self, reports: Iterable[Report]) -> None:
+        """Load the people and campaigns these reports name in three queries (a fetch
+        records fifty reports a transaction)."""
+        ids: set[int] = set()
+        campaigns: set[int] = set()
+        keys: set[str] = set()
+        for report in reports:
+            token = self._token(report)
+            if token is not None:
+                campaigns.add(token[0])
+                ids.add(token[1])
+            keys.update(email_key(r.address) for r in report.recipients if r.address)
+        if ids:
+            list(self.session.scalars(select(Subscriber).where(Subscriber.id.in_(ids))))
+        if keys:
+            found = self.session.scalars(select(Subscriber).where(Subscriber.email_key.in_(keys)))
+            people = {row.email_key: row for row in found}
+            self._people.update({key: people.get(key) for key in keys})
+        if campaigns:
+            existing = set(
+                self.session.scalars(select(Campaign.id).where(Campaign.id.in_(campaigns)))
+            )
+            self._campaigns.update({c: c in existing for c in campaigns})
 
     def match(self, report: Report, finding: Finding) -> Match:
         """The delivery one finding of a report is about."""
-        token = find_delivery_token(self.secret_key, report.envelope)
+        token = self._token(report)
         if token is not None:
             return self._by_token(*token)
         message_ids = [m for m in (report.returned.message_id, *report.references) if m]
@@ -74,7 +107,9 @@ class Matcher:
         return Match(None, note="an address we never mailed")
 
     def _by_token(self, campaign_id: int, subscriber_id: int) -> Match:
-        known = campaign_id > 0 and self.session.get(Campaign, campaign_id) is not None
+        if campaign_id not in self._campaigns:
+            self._campaigns[campaign_id] = self.session.get(Campaign, campaign_id) is not None
+        known = campaign_id > 0 and self._campaigns[campaign_id]
         campaign = campaign_id if known else None  # 0: a confirmation email
         if self.session.get(Subscriber, subscriber_id) is None:
             return Match(None, campaign, "verp", "the person was erased")
@@ -83,9 +118,12 @@ class Matcher:
     def _person(self, address: str | None) -> Subscriber | None:
         if not address:
             return None
-        return self.session.scalars(
-            select(Subscriber).where(Subscriber.email_key == email_key(address))
-        ).one_or_none()
+        key = email_key(address)
+        if key not in self._people:
+            self._people[key] = self.session.scalars(
+                select(Subscriber).where(Subscriber.email_key == key)
+            ).one_or_none()
+        return self._people[key]
 
     def _our_domain(self, domain: str) -> bool:
         return domain.lower() == self.org.sender_domain.lower()

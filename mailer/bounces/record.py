@@ -2,8 +2,9 @@
 once. Idempotent per message (the SHA-256 of the bytes read is its key), so a mailbox read
 twice, or a fetch that crashed between recording and marking, changes nothing twice.
 
-Each message is recorded in its own savepoint: one that cannot be read is recorded as such,
-and the messages around it are recorded as usual. What it prints names no address.
+A message that cannot be read is recorded as such, and the messages around it as usual;
+one whose values the database refuses fails alone too (in its own savepoint). What it
+prints names no address.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
+from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from mailer.bounces.assess import Finding, Kind, assess
@@ -59,9 +61,14 @@ class Recorder:
         org: OrgProfile,
         secret_key: str,
         source: str,
+        isolate: bool = True,
     ) -> None:
         self.session, self.signer, self.org, self.source = session, signer, org, source
         self.matcher = Matcher(session, signer=signer, org=org, secret_key=secret_key)
+        # Each message in its own savepoint (one that fails to be written fails alone); a
+        # batch may go without, and do it again with them when its commit fails.
+        self.isolate = isolate
+        self._recorded: set[str] = set()
 
     def record(
         self,
@@ -72,37 +79,106 @@ class Recorder:
         now: dt.datetime | None = None,
     ) -> Recorded:
         """Read, judge, match and record one message; says what it did in one line."""
+        return self.record_many([(raw, size)], recipient=recipient, now=now)[0]
+
+    def record_many(
+        self,
+        messages: list[tuple[bytes, int | None]],
+        *,
+        recipient: str | None = None,
+        now: dt.datetime | None = None,
+    ) -> list[Recorded]:
+        """Record (bytes, full size) messages: all read first (pure), the people and
+        campaigns they name loaded in a few queries, then each recorded."""
         now = now or utcnow()
-        digest = digest_of(raw)
-        earlier = self.session.get(InboundReport, digest)
-        if earlier is not None:
-            return Recorded(f"already read: {earlier.outcome}", new=False)
-        try:
-            report: Report | None = read_report(
-                raw, languages=self.org.locales, size=size, recipient=recipient
+        digests = [digest_of(raw) for raw, _size in messages]
+        earlier = {
+            digest: outcome
+            for digest, outcome in self.session.execute(
+                select(InboundReport.digest, InboundReport.outcome).where(
+                    InboundReport.digest.in_(set(digests))
+                )
             )
-            findings = assess(report) if report is not None else ()
+        }
+        readings: list[tuple[Report | None, tuple[Finding, ...]] | None] = []
+        for (raw, size), digest in zip(messages, digests, strict=True):
+            if digest in earlier or digest in self._recorded:
+                readings.append(None)
+                continue
+            self._recorded.add(digest)
+            readings.append(self._read(raw, size, recipient))
+        self.matcher.preload(r[0] for r in readings if r is not None and r[0] is not None)
+        results: list[Recorded] = []
+        for digest, reading in zip(digests, readings, strict=True):
+            if reading is None:
+                outcome = earlier.get(digest)
+                results.append(
+                    Recorded(f"already read: {outcome}" if outcome else "already read", new=False)
+                )
+            else:
+                results.append(self._store(digest, *reading, now))
+        return results
+
+    def _read(
+        self, raw: bytes, size: int | None, recipient: str | None
+    ) -> tuple[Report | None, tuple[Finding, ...]]:
+        try:
+            report = read_report(raw, languages=self.org.locales, size=size, recipient=recipient)
+            return report, assess(report)
         except Exception as exc:
             # Reading is pure: whatever a hostile message makes it trip on fails that message
             # alone, recorded as unreadable, and the mailbox goes on.
             log.warning("a report could not be read: %s", type(exc).__name__)
-            report, findings = None, ()
+            return None, ()
+
+    def _store(
+        self, digest: str, report: Report | None, findings: tuple[Finding, ...], now: dt.datetime
+    ) -> Recorded:
+        if not self.isolate:
+            return self._write(report, findings, digest, now)
         try:
             with self.session.begin_nested():
-                inbound = InboundReport(
+                result = self._write(report, findings, digest, now)
+                self.session.flush()
+        except IntegrityError as exc:
+            if self.session.get(InboundReport, digest) is not None:
+                return Recorded("already read (by another reader at the same time)", new=False)
+            log.warning("a report could not be recorded: %s", type(exc).__name__)
+            return self._unrecordable(digest, now)
+        except (DataError, ProgrammingError) as exc:  # a value the database refused
+            log.warning("a report could not be recorded: %s", type(exc).__name__)
+            return self._unrecordable(digest, now)
+        return result
+
+    def _write(
+        self, report: Report | None, findings: tuple[Finding, ...], digest: str, now: dt.datetime
+    ) -> Recorded:
+        inbound = InboundReport(
+            digest=digest,
+            source=self.source,
+            form=report.form.name.lower() if report else "unreadable",
+            outcome="",
+            received_at=now,
+        )
+        self.session.add(inbound)
+        self.session.flush()  # before its events: they refer to it
+        result = self._apply(report, findings, digest, now)
+        inbound.outcome = result.line[:300]
+        return result
+
+    def _unrecordable(self, digest: str, now: dt.datetime) -> Recorded:
+        line = "could not be recorded: ignored"
+        with self.session.begin_nested():
+            self.session.add(
+                InboundReport(
                     digest=digest,
                     source=self.source,
-                    form=report.form.name.lower() if report else "unreadable",
-                    outcome="",
+                    form="unreadable",
+                    outcome=line,
                     received_at=now,
                 )
-                self.session.add(inbound)
-                self.session.flush()
-                result = self._apply(report, findings, digest, now)
-                inbound.outcome = result.line[:300]
-        except IntegrityError:
-            return Recorded("already read (by another reader at the same time)", new=False)
-        return result
+            )
+        return Recorded(line, effects=["unreadable"])
 
     def _apply(
         self, report: Report | None, findings: tuple[Finding, ...], digest: str, now: dt.datetime
@@ -146,7 +222,6 @@ class Recorder:
             created_at=now,
         )
         self.session.add(event)
-        self.session.flush()
         effect, text = self._effect(finding, row, match, now)
         event.effect = effect
         result.effects.append("recorded" if effect == "none" else effect)

@@ -62,13 +62,17 @@ def fetch() -> None:
 
     rt = open_runtime()
     mailbox_url(rt)  # exit 2 when unset or wrong, before connecting
+
+    def say(uid: int, line: str) -> None:
+        # Plain writes: a fetch prints a line per message, hundreds a second.
+        sys.stdout.write(f"{uid}: {line}\n")
+
     try:
-        result = fetch_bounces(
-            rt, on_message=lambda uid, line: console.print(f"{uid}: {line}", markup=False)
-        )
+        result = fetch_bounces(rt, on_message=say)
     except MailboxError as exc:
+        sys.stdout.flush()
         fail(str(exc), 1)
-    console.print(result.summary(), markup=False)
+    sys.stdout.write(result.summary() + "\n")
 
 
 @app.command("list")
