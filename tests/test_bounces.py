@@ -460,6 +460,9 @@ def test_recording_on_each_database(on_database: InProcess) -> None:
         ]
         lines = [r.line for r in recorder.record_many(batch)]
     assert lines[4] == "already read"
+    with run.rt.db.session() as session:
+        status = campaign_status(session, sent["ana@example.net"].campaign)
+    assert (status["bounced"], status["complained"], status["soft_bounced"]) == (1, 1, 1)
     assert [_status(run, f"{n}@example.net") for n in ("ana", "bert", "carl", "hana")] == [
         "bounced",
         "complained",
@@ -499,3 +502,22 @@ def test_two_readers_of_one_report_record_it_once(on_database: InProcess) -> Non
     assert sum(line.startswith("already read") for line in lines) == 1, lines
     assert sum(line.startswith("delivery status notification: bounced") for line in lines) == 1
     assert len(_events(run, "dora@example.net")) == 1
+
+
+def test_a_bounced_confirmation_email_bounces_the_pending_address(run: InProcess) -> None:
+    from mailer.subscribers.confirm import send_confirmations
+    from mailer.subscribers.store import upsert
+    from mailer.subscribers.validate import validate_row
+
+    with run.rt.db.session() as session:
+        data = validate_row({"email": "new@example.net"})
+        person = upsert(session, data, consented=False, source="test")
+        person_id = person.subscriber.id
+    assert send_confirmations(run.rt, [person_id]).sent == 1
+    confirmation = run.transport.outbox[-1]
+    token = confirmation.envelope_from.split("+")[1].split("@")[0]
+    assert Verp(run.settings.secret_key).read(token) == (0, person_id)  # campaign 0
+    sent = Sent(confirmation.envelope_from, "new@example.net", "<confirm.x@example.org>", 0)
+    assert "bounced" in _feed(run, sample("dsn-hard-gmail.eml", sent))
+    assert _status(run, "new@example.net") == "bounced"
+    assert [(e.kind, e.campaign_id) for e in _events(run, "new@example.net")] == [("hard", None)]

@@ -40,6 +40,7 @@ TABLE = [
     ("autoreply-nl.eml", Form.AUTO_REPLY, Kind.AUTO_REPLY, None),
     ("autoreply-en-precedence.eml", Form.AUTO_REPLY, Kind.AUTO_REPLY, None),
     ("autoreply-ar.eml", Form.AUTO_REPLY, Kind.AUTO_REPLY, None),
+    ("dsn-delivered.eml", Form.DSN, Kind.DELIVERED, "2.0.0"),
     ("hostile-truncated.eml", Form.DSN, Kind.OTHER, None),
     ("hostile-control-characters.eml", Form.DSN, Kind.HARD, "5.1.1"),
 ]
