@@ -94,14 +94,18 @@ def main() -> None:
             for path in (work / "outbox" / "new").iterdir():
                 data = path.read_bytes()
                 head = message_from_bytes(data.split(b"\r\n\r\n", 1)[0])
-                outbox.append((str(head["Return-Path"]).strip("<>"), str(head["Delivered-To"]), data))
+                outbox.append(
+                    (str(head["Return-Path"]).strip("<>"), str(head["Delivered-To"]), data)
+                )
             sent = sent_messages(outbox)
             reports = []
             for n in range(args.reports):
                 kind = MIX[n % len(MIX)]
                 person = sent[f"p{n}@example.net"]
                 if kind == "unmatched":
-                    reports.append(sample("dsn-hard-gmail.eml", None, recipient=f"x{n}@example.com"))
+                    reports.append(
+                        sample("dsn-hard-gmail.eml", None, recipient=f"x{n}@example.com")
+                    )
                 else:
                     reports.append(sample(kind, person))
             started = time.perf_counter()
@@ -118,7 +122,9 @@ def main() -> None:
         root.remove()
     rate = args.reports / elapsed
     print(f"appended {args.reports} reports over IMAP in {appended:.1f} s")
-    print(f"mailer bounces fetch: {elapsed:.2f} s for {args.reports} reports: {rate:,.0f} reports/s")
+    print(
+        f"mailer bounces fetch: {elapsed:.2f} s for {args.reports} reports: {rate:,.0f} reports/s"
+    )
     print(f"  {out[-1]}")
     print(f"second fetch: {second:.2f} s: {again}")
     print(
