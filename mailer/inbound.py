@@ -32,11 +32,5 @@ def handle_inbound(
 ) -> str:
     """Record one message; says in one line what it did (and names no address)."""
     with rt.db.session() as session:
-        recorder = Recorder(
-            session,
-            signer=rt.signer,
-            org=rt.org,
-            secret_key=rt.settings.secret_key,
-            source="inbound",
-        )
+        recorder = Recorder.of(rt, session, source="inbound")
         return recorder.record(raw, size=size, recipient=recipient).line

@@ -62,13 +62,7 @@ def _sent(run: InProcess) -> dict[str, Sent]:
 
 def _feed(run: InProcess, raw: bytes, now: dt.datetime | None = None) -> str:
     with run.rt.db.session() as session:
-        recorder = Recorder(
-            session,
-            signer=run.rt.signer,
-            org=run.rt.org,
-            secret_key=run.settings.secret_key,
-            source="inbound",
-        )
+        recorder = Recorder.of(run.rt, session, source="inbound")
         return recorder.record(raw, now=now).line
 
 
@@ -443,14 +437,7 @@ def test_recording_on_each_database(on_database: InProcess) -> None:
     run = on_database
     sent = _sent(run)
     with run.rt.db.session() as session:
-        recorder = Recorder(
-            session,
-            signer=run.rt.signer,
-            org=run.rt.org,
-            secret_key=run.settings.secret_key,
-            source="mailbox",
-            isolate=False,
-        )
+        recorder = Recorder.of(run.rt, session, source="mailbox", isolate=False)
         batch = [
             (sample("dsn-hard-gmail.eml", sent["ana@example.net"]), None),
             (sample("arf-abuse-yahoo.eml", sent["bert@example.net"]), None),
@@ -484,13 +471,7 @@ def test_two_readers_of_one_report_record_it_once(on_database: InProcess) -> Non
 
     def read() -> None:
         with run.rt.db.session() as session:
-            recorder = Recorder(
-                session,
-                signer=run.rt.signer,
-                org=run.rt.org,
-                secret_key=run.settings.secret_key,
-                source="inbound",
-            )
+            recorder = Recorder.of(run.rt, session, source="inbound")
             barrier.wait(10)
             lines.append(recorder.record(raw).line)
 

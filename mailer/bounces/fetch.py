@@ -92,12 +92,5 @@ def _record(
 ) -> list[Recorded]:
     """Record a chunk in one transaction (committed when this returns)."""
     with rt.db.session() as session:
-        recorder = Recorder(
-            session,
-            signer=rt.signer,
-            org=rt.org,
-            secret_key=rt.settings.secret_key,
-            source="mailbox",
-            isolate=isolate,
-        )
+        recorder = Recorder.of(rt, session, source="mailbox", isolate=isolate)
         return recorder.record_many([(raw, size) for _uid, raw, size in messages])

@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
@@ -29,6 +30,9 @@ from mailer.store.models import BounceEvent, InboundReport, Subscriber, utcnow
 from mailer.subscribers.actions import unsubscribe_row
 from mailer.subscribers.store import email_key
 from mailer.tokens import TokenSigner
+
+if TYPE_CHECKING:
+    from mailer.runtime import Runtime
 
 __all__ = ["Recorded", "Recorder", "digest_of"]
 
@@ -69,6 +73,18 @@ class Recorder:
         # batch may go without, and do it again with them when its commit fails.
         self.isolate = isolate
         self._recorded: set[str] = set()
+
+    @classmethod
+    def of(cls, rt: Runtime, session: Session, *, source: str, isolate: bool = True) -> Recorder:
+        """A recorder with the runtime's signer, profile and secret key."""
+        return cls(
+            session,
+            signer=rt.signer,
+            org=rt.org,
+            secret_key=rt.settings.secret_key,
+            source=source,
+            isolate=isolate,
+        )
 
     def record(
         self,
@@ -237,7 +253,9 @@ class Recorder:
         if row is None:
             return "unmatched", ""
         if finding.kind is Kind.HARD:
-            return "bounced", "bounced" if mark_bounced(self.session, row) else "already bounced"
+            if mark_bounced(self.session, row):
+                return "bounced", "bounced"
+            return "bounced", f"suppressed (already {row.status})"
         if finding.kind is Kind.SOFT:
             counted = soft_bounces(self.session, row.id, now)
             limit, days = self.org.soft_bounce_limit, self.org.soft_bounce_days
@@ -283,5 +301,5 @@ class Recorder:
                 created_at=now,
             )
         )
-        result.effects.append("unsubscribed" if changed else "none")
+        result.effects.append("unsubscribed" if changed else "recorded")
         return "unsubscribed" if changed else "already unsubscribed"
