@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -56,6 +57,11 @@ def _mailer(env: dict[str, str], cwd: Path, *args: str, timeout: float = 900) ->
     if result.returncode != 0:
         raise SystemExit(f"mailer {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result.stdout
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -111,9 +117,9 @@ def main() -> None:
             started = time.perf_counter()
             server.append(reports)
             appended = time.perf_counter() - started
-            started = time.perf_counter()
+            started, cpu_before = time.perf_counter(), _children_cpu()
             out = _mailer(env, work, "bounces", "fetch").strip().splitlines()
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, _children_cpu() - cpu_before
             second_started = time.perf_counter()
             again = _mailer(env, work, "bounces", "fetch").strip()
             second = time.perf_counter() - second_started
@@ -133,6 +139,7 @@ def main() -> None:
                 "reports": args.reports,
                 "seconds": round(elapsed, 2),
                 "reports_per_s": round(rate),
+                "cpu_ms_per_report": round(1000 * cpu / args.reports, 2),
                 "second_fetch_s": round(second, 2),
             }
         )

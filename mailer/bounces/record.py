@@ -176,10 +176,12 @@ class Recorder:
             outcome="",
             received_at=now,
         )
-        self.session.add(inbound)
-        self.session.flush()  # before its events: they refer to it
-        result = self._apply(report, findings, digest, now)
+        events: list[BounceEvent] = []
+        result = self._apply(report, findings, inbound, events, now)
+        # Added once complete: one INSERT each, no UPDATE of what a query's autoflush wrote.
         inbound.outcome = result.line[:300]
+        self.session.add(inbound)
+        self.session.add_all(events)
         return result
 
     def _unrecordable(self, digest: str, now: dt.datetime) -> Recorded:
@@ -197,12 +199,17 @@ class Recorder:
         return Recorded(line, effects=["unreadable"])
 
     def _apply(
-        self, report: Report | None, findings: tuple[Finding, ...], digest: str, now: dt.datetime
+        self,
+        report: Report | None,
+        findings: tuple[Finding, ...],
+        inbound: InboundReport,
+        events: list[BounceEvent],
+        now: dt.datetime,
     ) -> Recorded:
         if report is None:
             return Recorded("unreadable: ignored", effects=["unreadable"])
         result = Recorded("")
-        segments = [self._finding(report, f, digest, now, result) for f in findings]
+        segments = [self._finding(report, f, inbound, events, now, result) for f in findings]
         if not segments:
             segments = [f"ignored: {report.note or 'not a report'}"]
             result.effects.append("ignored")
@@ -215,14 +222,20 @@ class Recorder:
         return result
 
     def _finding(
-        self, report: Report, finding: Finding, digest: str, now: dt.datetime, result: Recorded
+        self,
+        report: Report,
+        finding: Finding,
+        inbound: InboundReport,
+        events: list[BounceEvent],
+        now: dt.datetime,
+        result: Recorded,
     ) -> str:
         if finding.kind is Kind.UNSUBSCRIBE:
-            return self._unsubscribe(report.token or "", digest, now, result)
+            return self._unsubscribe(report.token or "", inbound, events, now, result)
         match = self.matcher.match(report, finding)
         row = self.session.get(Subscriber, match.subscriber_id) if match.subscriber_id else None
         event = BounceEvent(
-            report_digest=digest,
+            report=inbound,
             kind=finding.kind.value,
             effect="none",
             subscriber_id=row.id if row else None,
@@ -237,9 +250,9 @@ class Recorder:
             blame=finding.blame,
             created_at=now,
         )
-        self.session.add(event)
-        effect, text = self._effect(finding, row, match, now)
+        effect, text = self._effect(finding, row, match, events, now)
         event.effect = effect
+        events.append(event)
         result.effects.append("recorded" if effect == "none" else effect)
         status = f"{finding.status} " if finding.status else ""
         if row is None:
@@ -248,7 +261,12 @@ class Recorder:
         return f"{text}: {status}{finding.reason} (matched by {match.by})"
 
     def _effect(
-        self, finding: Finding, row: Subscriber | None, match: Match, now: dt.datetime
+        self,
+        finding: Finding,
+        row: Subscriber | None,
+        match: Match,
+        events: list[BounceEvent],
+        now: dt.datetime,
     ) -> tuple[str, str]:
         if row is None:
             return "unmatched", ""
@@ -257,7 +275,14 @@ class Recorder:
                 return "bounced", "bounced"
             return "bounced", f"suppressed (already {row.status})"
         if finding.kind is Kind.SOFT:
-            counted = soft_bounces(self.session, row.id, now)
+            # This report's soft bounces are not in the database yet: counted with it.
+            pending = [
+                (e.kind, e.campaign_id, e.created_at)
+                for e in events
+                if e.subscriber_id == row.id and e.kind == Kind.SOFT.value
+            ]
+            pending.append((Kind.SOFT.value, match.campaign_id, now))
+            counted = soft_bounces(self.session, row.id, now, pending=pending)
             limit, days = self.org.soft_bounce_limit, self.org.soft_bounce_days
             if counted.reached(limit, days):
                 mark_bounced(self.session, row)
@@ -280,7 +305,14 @@ class Recorder:
             return "none", "delivered"
         return "none", "recorded, nothing done"
 
-    def _unsubscribe(self, token: str, digest: str, now: dt.datetime, result: Recorded) -> str:
+    def _unsubscribe(
+        self,
+        token: str,
+        inbound: InboundReport,
+        events: list[BounceEvent],
+        now: dt.datetime,
+        result: Recorded,
+    ) -> str:
         subscriber_id = self.signer.verify(token, "unsubscribe")
         if subscriber_id is None:
             result.effects.append("ignored")
@@ -290,9 +322,9 @@ class Recorder:
             result.effects.append("ignored")
             return "ignored: nobody to unsubscribe"
         changed = unsubscribe_row(self.session, row, how="mailto")
-        self.session.add(
+        events.append(
             BounceEvent(
-                report_digest=digest,
+                report=inbound,
                 kind=Kind.UNSUBSCRIBE.value,
                 effect="unsubscribed" if changed else "none",
                 subscriber_id=row.id,

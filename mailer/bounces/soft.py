@@ -13,6 +13,7 @@ from the mailbox), or a message sent at least QUIET_DAYS ago that brought no rep
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -39,13 +40,24 @@ class SoftBounces:
         return self.count >= limit and self.days >= days
 
 
-def soft_bounces(session: Session, subscriber_id: int, now: dt.datetime) -> SoftBounces:
-    """The subscriber's soft bounces since their last delivery."""
-    events = session.execute(
+def soft_bounces(
+    session: Session,
+    subscriber_id: int,
+    now: dt.datetime,
+    *,
+    pending: Iterable[tuple[str, int | None, dt.datetime]] = (),
+) -> SoftBounces:
+    """The subscriber's soft bounces since their last delivery; `pending`: (kind, campaign,
+    when) of events not written yet."""
+    stored = session.execute(
         select(BounceEvent.id, BounceEvent.kind, BounceEvent.campaign_id, BounceEvent.created_at)
         .where(BounceEvent.subscriber_id == subscriber_id)
         .where(BounceEvent.kind.in_(_FAILURES | _SUCCESSES))
     ).all()
+    events: list[tuple[object, str, int | None, dt.datetime]] = [
+        (event_id, kind, campaign, at) for event_id, kind, campaign, at in stored
+    ]
+    events += [(f"pending {n}", kind, c, at) for n, (kind, c, at) in enumerate(pending)]
     sent = {
         campaign: at
         for campaign, at in session.execute(

@@ -18,7 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
@@ -237,6 +237,8 @@ class BounceEvent(Base):
     report_digest: Mapped[str] = mapped_column(
         ForeignKey("inbound_reports.digest", ondelete="CASCADE"), index=True
     )
+    # So that a report and its events go to the database in one flush, the report first.
+    report: Mapped[InboundReport] = relationship()
     # hard, soft, policy, complaint, auto-reply, delivered, unsubscribe, other
     kind: Mapped[str] = mapped_column(String(16))
     # What it did: bounced, complained, unsubscribed, counted, or nothing.
