@@ -22,15 +22,21 @@ demo: $(STAMP)
 test: $(STAMP) tools lint typecheck unit
 
 ## tools: the system programs the suite uses; installed when missing and possible, else said clearly
+# Each a command and, after the colon, its Debian package when the names differ. Postfix is
+# installed unconfigured ("No configuration": no system instance, nothing on port 25); the
+# bounce tests run private Postfix and Dovecot instances of their own.
+TOOLS := redis-server spamassassin chromium openssl postfix dovecot:dovecot-imapd
 tools:
 	@missing=""; \
-	for tool in redis-server spamassassin chromium openssl; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	for entry in $(TOOLS); do tool=$${entry%%:*}; package=$${entry#*:}; \
+	  command -v $$tool >/dev/null 2>&1 || missing="$$missing $$package"; done; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  echo "make: installing$$missing (Debian packages)"; \
+	  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections 2>/dev/null || true; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing >/dev/null) || true; \
 	fi; \
-	for tool in redis-server spamassassin chromium openssl; do \
-	  command -v $$tool >/dev/null 2>&1 || echo "make: $$tool is missing and could not be installed: its tests are skipped (apt-get install $$tool)"; \
+	for entry in $(TOOLS); do tool=$${entry%%:*}; package=$${entry#*:}; \
+	  command -v $$tool >/dev/null 2>&1 || echo "make: $$tool is missing and could not be installed: its tests are skipped (apt-get install $$package)"; \
 	done
 
 lint: $(STAMP)
@@ -56,3 +62,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/import.py --rows 1000000
 	$(BIN)/python bench/audience.py --subscribers 100000
+	$(BIN)/python bench/bounces.py --reports 2000

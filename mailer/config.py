@@ -48,6 +48,20 @@ class _Environment(BaseSettings):
     dkim_selector: str | None = None
     dkim_domain: str | None = None
     dkim_key_file: str | None = None
+    bounce_mailbox: str | None = None
+
+    @field_validator("bounce_mailbox")
+    @classmethod
+    def _bounce_mailbox(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        from mailer.bounces.mailbox import parse_mailbox_url
+
+        try:
+            parse_mailbox_url(value)
+        except ConfigError as exc:
+            raise ValueError(exc.problem) from exc
+        return value
 
     @field_validator("secret_key")
     @classmethod
@@ -128,6 +142,7 @@ class Settings:
     retry_deadline: int = 24 * 3600
     error_threshold: float = 0.25
     dkim: tuple[str, str, Path] | None = None  # (selector, domain, key file)
+    bounce_mailbox: str | None = None  # imap[s]://user:password@host:port/FOLDER
 
     @property
     def embedded(self) -> bool:
@@ -170,6 +185,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         retry_deadline=raw.retry_deadline,
         error_threshold=raw.error_threshold,
         dkim=_dkim(raw),
+        bounce_mailbox=raw.bounce_mailbox,
     )
 
 

@@ -194,6 +194,17 @@ def _secret_key(settings: Settings, environ: Mapping[str, str]) -> Check:
     )
 
 
+def _bounce_mailbox(settings: Settings) -> Check:
+    if not settings.bounce_mailbox:
+        return Check("bounce mailbox", True, "not configured (optional: MAILER_BOUNCE_MAILBOX)")
+    from mailer.bounces.mailbox import MailboxError, probe
+
+    try:
+        return Check("bounce mailbox", True, probe(settings.bounce_mailbox))
+    except MailboxError as exc:
+        return Check("bounce mailbox", False, str(exc))
+
+
 def _dotenv() -> dict[str, str]:
     """The `.env` file of the working directory, as pydantic-settings reads it."""
     path = Path(".env")
@@ -255,6 +266,7 @@ def run_checks(environ: Mapping[str, str] | None = None) -> list[Check]:
         _transport,
         _dkim,
         _catalogs,
+        _bounce_mailbox,
     ]
     for step in steps:
         try:

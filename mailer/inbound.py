@@ -1,32 +1,36 @@
-"""Honour `mailto:` unsubscribes: read the RFC 5322 message a mail server pipes to `mailer inbound`."""
+"""`mailer inbound`: one message an MTA pipes in (a DSN, an ARF report, an auto-reply or a
+`mailto:` unsubscribe), read at most up to the limit, recorded by the one recorder."""
 
 from __future__ import annotations
 
-import re
-from email import message_from_bytes, policy
+from typing import BinaryIO
 
+from mailer.bounces.mime import MAX_BYTES
+from mailer.bounces.record import Recorder
 from mailer.runtime import Runtime
-from mailer.store.models import Subscriber
-from mailer.subscribers.actions import unsubscribe_row
 
-__all__ = ["handle_inbound"]
-
-_TOKEN = re.compile(r"unsubscribe\s+([A-Za-z0-9_.\-]+)", re.IGNORECASE)
+__all__ = ["handle_inbound", "read_limited"]
 
 
-def handle_inbound(rt: Runtime, raw: bytes) -> str:
-    """Unsubscribe the person whose signed token is in the subject; says what happened."""
-    message = message_from_bytes(raw, policy=policy.default)
-    subject = str(message.get("Subject", ""))
-    match = _TOKEN.search(subject)
-    if match is None:
-        return "ignored: no unsubscribe token in the subject"
-    subscriber_id = rt.signer.verify(match.group(1), "unsubscribe")
-    if subscriber_id is None:
-        return "ignored: the token is not valid"
+def read_limited(stream: BinaryIO, limit: int = MAX_BYTES) -> tuple[bytes, int]:
+    """At most `limit` bytes of the stream, and a size that says whether there was more
+    (limit + 1 then): nothing past the limit is read, whatever the sender wrote."""
+    chunks: list[bytes] = []
+    wanted = limit + 1
+    while wanted > 0:
+        chunk = stream.read(min(wanted, 65536))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        wanted -= len(chunk)
+    data = b"".join(chunks)
+    return data[:limit], len(data)
+
+
+def handle_inbound(
+    rt: Runtime, raw: bytes, *, size: int | None = None, recipient: str | None = None
+) -> str:
+    """Record one message; says in one line what it did (and names no address)."""
     with rt.db.session() as session:
-        row = session.get(Subscriber, subscriber_id)
-        if row is None:
-            return "ignored: nobody to unsubscribe"
-        changed = unsubscribe_row(session, row, how="mailto")
-    return "unsubscribed" if changed else "already unsubscribed"
+        recorder = Recorder.of(rt, session, source="inbound")
+        return recorder.record(raw, size=size, recipient=recipient).line

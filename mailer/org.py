@@ -81,6 +81,11 @@ class OrgProfile:
     # [organisation] turns it off (404).
     archive: bool = True
     per_locale: dict[str, LocaleProfile] = field(default_factory=dict)
+    # Bounces: VERP envelope senders when bounce_address is set (`verp = false` for relays
+    # that rewrite the envelope sender); soft bounces that make an address bounced.
+    verp: bool = True
+    soft_bounce_limit: int = 3
+    soft_bounce_days: int = 7
 
     @property
     def sender_domain(self) -> str:
@@ -157,7 +162,7 @@ def load_profile(path: Path | None) -> OrgProfile:
             mailto=False,
         ),
         from_address=_address(where, org, "from_address", defaults.from_address),
-        bounce_address=_optional_address(where, org, "bounce_address"),
+        bounce_address=_bounce_address(where, org),
         unsubscribe_address=_optional_address(where, org, "unsubscribe_address"),
         list_id=_list_id(
             where,
@@ -180,6 +185,9 @@ def load_profile(path: Path | None) -> OrgProfile:
         image_hosts=_hosts(where, org.get("image_hosts", [])),
         archive=_flag(where, org, "archive", True),
         per_locale=per_locale,
+        verp=_flag(where, org, "verp", True),
+        soft_bounce_limit=_count(where, org, "soft_bounce_limit", 3) or _at_least_one(where),
+        soft_bounce_days=_count(where, org, "soft_bounce_days", 7),
     )
 
 
@@ -228,6 +236,26 @@ def _url(where: str, key: str, value: str, *, mailto: bool = True) -> str:
     if problem is not None:
         raise ConfigError(where, f"{key}: {problem}")
     return value.strip()
+
+
+def _at_least_one(where: str) -> int:
+    raise ConfigError(where, "organisation.soft_bounce_limit must be a whole number >= 1")
+
+
+def _bounce_address(where: str, table: dict[str, Any]) -> str | None:
+    if table.get("bounce_address") in (None, ""):
+        return None
+    value = _address(where, table, "bounce_address", "")
+    from mailer.bounces.verp import MAX_BOUNCE_LOCAL
+
+    local = value.rpartition("@")[0]
+    if table.get("verp", True) is not False and len(local.encode("utf-8")) > MAX_BOUNCE_LOCAL:
+        raise ConfigError(
+            where,
+            f"organisation.bounce_address: a local part of at most {MAX_BOUNCE_LOCAL} "
+            "characters leaves room for the VERP token (RFC 5321 allows 64), or set verp = false",
+        )
+    return value
 
 
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

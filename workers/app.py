@@ -46,10 +46,25 @@ def configure(settings: Settings) -> Celery:
         beat_schedule={
             "sweep": {"task": "mailer.sweep", "schedule": settings.sweep_seconds},
             "tick": {"task": "mailer.tick", "schedule": settings.tick_seconds},
+            **_bounce_schedule(settings),
         },
         mailer_settings=settings,
     )
     return app
+
+
+def _bounce_schedule(settings: Settings) -> dict[str, Any]:
+    # The bounce mailbox, read every tick when there is one; a fetch that waited a whole
+    # tick in the queue is dropped (the next one reads the same messages).
+    if not settings.bounce_mailbox:
+        return {}
+    return {
+        "bounces": {
+            "task": "mailer.fetch_bounces",
+            "schedule": settings.tick_seconds,
+            "options": {"expires": settings.tick_seconds},
+        }
+    }
 
 
 def set_runtime(value: Runtime | None) -> None:

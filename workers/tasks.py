@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import random
 import time
 from typing import Any
@@ -24,6 +25,7 @@ PLAN_SLICE_SECONDS = 5.0
 __all__ = [
     "announce_statement",
     "dispatch",
+    "fetch_bounces_task",
     "send_batch_task",
     "send_confirmations_task",
     "start_campaign",
@@ -135,3 +137,18 @@ def tick_task() -> list[int]:
     for campaign_id in started:
         dispatch(campaign_id)
     return started
+
+
+@app.task(name="mailer.fetch_bounces")
+def fetch_bounces_task() -> dict[str, int]:
+    """Beat, every tick: the bounce mailbox's new reports, within one tick's time."""
+    from mailer.bounces.fetch import fetch_bounces
+    from mailer.bounces.mailbox import MailboxError
+
+    rt = runtime()
+    try:
+        result = fetch_bounces(rt, budget_seconds=rt.settings.tick_seconds)
+    except MailboxError as exc:  # the next tick tries again; one line, not a traceback
+        logging.getLogger("mailer.bounces").warning("bounce mailbox: %s", exc)
+        return {"read": 0, "already": 0, "left": 0}
+    return {"read": result.read, "already": result.already, "left": result.left}

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
+from mailer.bounces.verp import verp_sender
 from mailer.campaigns.audience import DIGEST, choose_version
 from mailer.campaigns.control import check_error_rate
 from mailer.campaigns.journal import Journal, Mark, fold, journal_directory, replay_orphans
@@ -249,7 +250,7 @@ def _send_claimed(
             )
             yield Outgoing(
                 subscriber_id,
-                template.envelope_from,
+                verp_sender(rt.org, rt.settings.secret_key, campaign_id, subscriber_id),
                 email,
                 personal.message,
                 # Unsigned, the SMTP payload comes stuffed from parts stuffed once per variant;

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from mailer.bounces.listing import COUNTED, bounce_counts
 from mailer.errors import NotFound
 from mailer.store.models import Campaign, Delivery
 
@@ -74,9 +75,14 @@ def campaign_status(session: Session, campaign_id: int) -> dict[str, Any]:
             label = reason or "skipped"
             entry["skipped_reasons"][label] = entry["skipped_reasons"].get(label, 0) + count
             skipped_reasons[label] = skipped_reasons.get(label, 0) + count
+    # What reports said after the relay accepted the mail (bounces, complaints).
+    reported = bounce_counts(session, campaign_id)
+    for locale, entry in by_locale.items():
+        entry.update(reported.get(locale, dict.fromkeys(COUNTED, 0)))
     return {
         **campaign_summary(campaign),
         **totals,
+        **{name: sum(counts[name] for counts in reported.values()) for name in COUNTED},
         "held": held,
         "skipped_reasons": skipped_reasons,
         "by_locale": dict(sorted(by_locale.items())),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mailer.cli import actions, campaigns, segments, statements, subscribers, tools
+from mailer.cli import actions, bounces, campaigns, segments, statements, subscribers, tools
 from mailer.cli.common import friendly
 
 __all__ = ["app", "main"]
@@ -21,6 +21,7 @@ app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(segments.app, name="segments")
 app.add_typer(campaigns.app, name="campaigns")
 app.add_typer(actions.app, name="actions")
+app.add_typer(bounces.app, name="bounces")
 app.command("send")(friendly(campaigns.send_statement))
 app.command("init")(tools.init)
 app.command("preview")(tools.preview)
@@ -30,7 +31,7 @@ app.command("web")(tools.web)
 app.command("tick")(tools.tick)
 app.command("digest")(tools.digest)
 app.command("doctor")(tools.doctor)
-app.command("inbound")(tools.inbound)
+app.command("inbound")(bounces.inbound)
 app.command("demo")(tools.demo)
 
 

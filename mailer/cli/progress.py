@@ -67,9 +67,10 @@ def follow(rt: Runtime, campaign_id: int, *, live: bool = True) -> dict[str, Any
 
 
 def status_table(status: dict[str, Any]) -> Table:
-    """Per-locale recipients, sent, failed, pending, skipped and why."""
+    """Per-locale recipients, sent, failed, pending, skipped and why, bounced, complained."""
     table = Table(title=f"campaign {status['id']} · {status['statement']} · {status['state']}")
-    for column in ("locale", "recipients", "sent", "failed", "pending", "skipped", "why skipped"):
+    columns = ("locale", "recipients", "sent", "failed", "pending", "skipped", "why skipped")
+    for column in (*columns, "bounced", "complained"):
         table.add_column(column, justify="left" if column in {"locale", "why skipped"} else "right")
     for locale, counts in status["by_locale"].items():
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(counts["skipped_reasons"].items()))
@@ -81,6 +82,8 @@ def status_table(status: dict[str, Any]) -> Table:
             str(counts["pending"]),
             str(counts["skipped"]),
             reasons,
+            str(counts.get("bounced", 0)),
+            str(counts.get("complained", 0)),
         )
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(status["skipped_reasons"].items()))
     if status.get("held"):
@@ -93,6 +96,8 @@ def status_table(status: dict[str, Any]) -> Table:
         str(status["pending"]),
         str(status["skipped"]),
         reasons,
+        str(status.get("bounced", 0)),
+        str(status.get("complained", 0)),
         style="bold",
     )
     return table

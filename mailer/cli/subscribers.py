@@ -201,18 +201,34 @@ def show(
     email: Annotated[str, typer.Argument(help="Email address.")],
     json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show one subscriber."""
+    """Show one subscriber, with the bounces, complaints and replies recorded for them."""
+    from mailer.bounces.listing import events_for
+    from mailer.bounces.soft import soft_bounces
+    from mailer.store.models import utcnow
+
     rt = open_runtime()
     with rt.db.session() as session:
-        row = describe(get_by_email(session, email))
+        person = get_by_email(session, email)
+        row = describe(person)
+        row["soft_bounces"] = soft_bounces(session, person.id, utcnow()).count
+        row["events"] = events_for(session, person.id)
     if json:
         print_json(row)
         return
     attributes = row.pop("attributes")
+    events = row.pop("events")
     for key, value in row.items():
         console.print(f"{key:>15}: {value}", markup=False)
     for name, value in attributes.items():
         console.print(f"{'attr.' + name:>15}: {value}", markup=False)
+    for event in events:
+        status = f" {event['status']}" if event["status"] else ""
+        campaign = f" campaign {event['campaign']}" if event["campaign"] else ""
+        console.print(
+            f"{'event':>15}: {event['at'][:19]} {event['kind']}{status}{campaign}: "
+            f"{event['reason']} ({event['effect']})",
+            markup=False,
+        )
 
 
 @app.command("export")

@@ -135,17 +135,6 @@ def web(
 
 
 @friendly
-def inbound() -> None:
-    """Read an email on stdin (a mailto: unsubscribe) and honour it."""
-    import sys
-
-    from mailer.inbound import handle_inbound
-
-    rt = open_runtime()
-    console.print(handle_inbound(rt, sys.stdin.buffer.read()), markup=False)
-
-
-@friendly
 def tick() -> None:
     """Do now what the beat does each minute: due scheduled campaigns, the digest, the sources.
 

@@ -18,14 +18,16 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "ActionTaker",
     "Base",
+    "BounceEvent",
     "Campaign",
     "Delivery",
+    "InboundReport",
     "Meta",
     "Segment",
     "StatementRow",
@@ -226,3 +228,52 @@ class Meta(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class InboundReport(Base):
+    """One message read from the bounce address (DSN, ARF, auto-reply, unsubscribe, other):
+    its digest makes reading the same message twice change nothing."""
+
+    __tablename__ = "inbound_reports"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the bytes read
+    source: Mapped[str] = mapped_column(String(16))  # "inbound" (stdin) or "mailbox" (IMAP)
+    form: Mapped[str] = mapped_column(String(40))
+    # The one line printed when it was read; it names no address.
+    outcome: Mapped[str] = mapped_column(String(300))
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BounceEvent(Base):
+    """What a report said about one recipient, and what it did (the ledger is left as it was)."""
+
+    __tablename__ = "bounce_events"
+    __table_args__ = (
+        Index("ix_bounce_events_subscriber", "subscriber_id", "created_at"),
+        Index("ix_bounce_events_campaign", "campaign_id", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_digest: Mapped[str] = mapped_column(
+        ForeignKey("inbound_reports.digest", ondelete="CASCADE"), index=True
+    )
+    # So that a report and its events go to the database in one flush, the report first.
+    report: Mapped[InboundReport] = relationship()
+    # hard, soft, policy, complaint, auto-reply, delivered, unsubscribe, other
+    kind: Mapped[str] = mapped_column(String(16))
+    # What it did: bounced, complained, unsubscribed, counted, or nothing.
+    effect: Mapped[str] = mapped_column(String(40))
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE")
+    )
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
+    matched_by: Mapped[str | None] = mapped_column(String(16))  # verp, message-id, address
+    # The address the report names, kept only when it matched nobody (so it can be listed);
+    # erased with the person by `forget`.
+    recipient: Mapped[str | None] = mapped_column(String(320), index=True)
+    status: Mapped[str | None] = mapped_column(String(16))
+    code: Mapped[int | None] = mapped_column(Integer)
+    diagnostic: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    blame: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -6,12 +6,13 @@ import logging
 import time
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
+from mailer.bounces.listing import events_for
 from mailer.errors import NotFound
 from mailer.store.db import Database
-from mailer.store.models import Campaign, Delivery, Subscriber
+from mailer.store.models import BounceEvent, Campaign, Delivery, Subscriber
 from mailer.subscribers.segments import excluding_term
 from mailer.subscribers.store import get_by_email
 from mailer.subscribers.suppression import suppress
@@ -50,7 +51,8 @@ def unsubscribe(session: Session, email: str, *, how: str = "admin") -> bool:
 
 
 def forget(session: Session, email: str) -> None:
-    """GDPR erasure: delete the person and their ledger rows, keep only a keyed hash to suppress.
+    """GDPR erasure: delete the person, their ledger rows and their bounce and complaint
+    events (an unmatched report naming the address too); keep only a keyed hash to suppress.
 
     On SQLite the deleted rows are overwritten with zeros (`secure_delete`), so that the
     freed space of the pages keeps nothing; `scrub` then empties the write-ahead log."""
@@ -60,6 +62,11 @@ def forget(session: Session, email: str) -> None:
         connection.exec_driver_sql("PRAGMA secure_delete=ON")
     suppress(session, row.email_key, "erased")
     session.execute(delete(Delivery).where(Delivery.subscriber_id == row.id))
+    session.execute(
+        delete(BounceEvent).where(
+            or_(BounceEvent.subscriber_id == row.id, BounceEvent.recipient == row.email_key)
+        )
+    )
     session.delete(row)
     session.flush()
 
@@ -87,7 +94,9 @@ def scrub(db: Database, *, attempts: int = 20) -> str | None:
         )
     if db.engine.dialect.name == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.exec_driver_sql("VACUUM subscribers, deliveries")
+            connection.exec_driver_sql(
+                "VACUUM subscribers, deliveries, bounce_events, action_takers"
+            )
     return None
 
 
@@ -116,6 +125,8 @@ def why(session: Session, email: str, campaign_id: int) -> dict[str, Any]:
         "email": person.email,
         "campaign": campaign_id,
         "campaign_state": campaign.state,
+        # What came back after the relay accepted the message (DSN, ARF, auto-reply).
+        "events": events_for(session, person.id, campaign_id=campaign_id),
     }
     if row is None:
         answer.update(
@@ -150,7 +161,17 @@ def why(session: Session, email: str, campaign_id: int) -> dict[str, Any]:
         answer["explanation"] = _REASONS.get(row.reason or "", f"not sent: {row.reason}")
         if row.reason == "not in segment" and campaign.segment:
             answer["explanation"] += _segment_term(session, campaign.segment, person.id, answer)
+    if answer["events"]:
+        answer["explanation"] += "; then " + "; ".join(
+            _event_line(e) for e in reversed(answer["events"])
+        )
     return answer
+
+
+def _event_line(event: dict[str, Any]) -> str:
+    status = f" {event['status']}" if event["status"] else ""
+    effect = "" if event["effect"] in ("none", "counted") else f", {event['effect']}"
+    return f"a {event['kind']} report{status} at {event['at'][:19].replace('T', ' ')} UTC ({event['reason']}{effect})"
 
 
 def _segment_term(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
 
+from mailer.bounces.verp import verp_sender
 from mailer.compose import MessageTemplate, Recipient, build_template
 from mailer.errors import PermanentFailure, TemporaryFailure
 from mailer.org import chain_for
@@ -74,7 +75,8 @@ def send_confirmations(rt: Runtime, subscriber_ids: list[int]) -> ConfirmResult:
         )
         try:
             rt.transport.send(
-                envelope_from=template.envelope_from,
+                # Campaign 0 in the VERP token: a confirmation email.
+                envelope_from=verp_sender(rt.org, rt.settings.secret_key, 0, subscriber_id),
                 recipient=email,
                 message=template.build(recipient),
             )
