@@ -122,6 +122,31 @@ def _postgres_schema() -> Iterator[str]:
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+def _postgres_database() -> Iterator[str]:
+    """A private database on the local PostgreSQL server, dropped afterwards: for tests whose
+    outcome other sessions' open transactions could change (VACUUM keeps the row versions
+    any snapshot of the same database may still see)."""
+    import uuid
+
+    import psycopg
+
+    plain = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        admin = psycopg.connect(plain, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI and unreachable at {plain}: {exc}")
+        pytest.skip(f"PostgreSQL unreachable at {plain}")
+    name = f"mailer_test_{uuid.uuid4().hex[:12]}"
+    base = POSTGRES_URL.rsplit("/", 1)[0]
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"{base}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The same tests on SQLite and on PostgreSQL (own schema, cleaned after)."""

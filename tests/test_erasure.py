@@ -13,7 +13,7 @@ from mailer.store import open_database
 from mailer.subscribers.actions import erase
 from mailer.subscribers.importer import import_csv
 from mailer.subscribers.store import get_by_email
-from tests.conftest import Workdir, _postgres_schema
+from tests.conftest import Workdir, _postgres_database
 
 ADDRESS = b"erased.person@example.org"
 NAME = b"Zorba Erasmus"
@@ -71,7 +71,7 @@ def test_forget_on_sqlite_leaves_nothing_in_the_db_wal_or_shm(workdir: Workdir) 
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    yield from _postgres_schema()
+    yield from _postgres_database()
 
 
 def test_forget_on_postgresql_leaves_no_row_version_behind(
