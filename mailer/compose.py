@@ -17,7 +17,7 @@ from email.utils import formataddr, formatdate
 
 from mailer.render.personalise import Compiled
 from mailer.render.variant import RenderedEmail
-from mailer.transport.base import DATA_END, dot_stuffed
+from mailer.transport.wire import DATA_END, dot_stuffed
 
 __all__ = ["MessageTemplate", "Recipient", "build_template"]
 

@@ -49,7 +49,8 @@ def build_runtime(
         settings=settings,
         org=load_profile(settings.org_file),
         db=open_database(settings.database_url, migrate=migrate),
-        transport=transport or open_transport(settings.transport_url),
+        transport=transport
+        or open_transport(settings.transport_url, connections=settings.smtp_connections),
         signer=TokenSigner(settings.secret_key),
         limiter=open_limiter(
             broker_url=settings.broker_url,

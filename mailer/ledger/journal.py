@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Connection
 
+from mailer.ledger.states import DeliveryState
 from mailer.store.db import Database
 from mailer.store.models import Delivery
 
@@ -119,10 +120,10 @@ _FOLD = (
     .where(
         Delivery.__table__.c.campaign_id == bindparam("campaign"),
         Delivery.__table__.c.subscriber_id == bindparam("subscriber"),
-        Delivery.__table__.c.status != "sent",
+        Delivery.__table__.c.status != DeliveryState.SENT,
     )
     .values(
-        status="sent",
+        status=DeliveryState.SENT,
         sent_at=bindparam("sent_at"),
         message_id=bindparam("message_id"),
         last_reply=bindparam("reply"),
