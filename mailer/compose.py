@@ -51,7 +51,7 @@ def clean(value: str) -> str:
     return _CONTROLS.sub(" ", value).strip()
 
 
-def _encode(value: str) -> str:
+def _encode(value: str, name: str) -> str:
     """A header value that is valid whatever its length: plain ASCII folded at spaces to 78
     columns (RFC 5322 2.1.1, 2.2.3), else RFC 2047 encoded-words, which may break anywhere."""
     value = clean(value)
@@ -59,14 +59,15 @@ def _encode(value: str) -> str:
     if value.isascii() and "=?" not in value and all(len(w) <= _WORD for w in words):
         lines, line = [], ""
         for word in words:
-            if line and len(line) + 1 + len(word) > 76:
+            room = 76 - (len(name) + 2 if not lines else 0)  # "Name: " on the first line
+            if line and len(line) + 1 + len(word) > room:
                 lines.append(line)
                 line = word
             else:
                 line = f"{line} {word}" if line else word
         lines.append(line)
         return "\r\n ".join(lines)
-    return Header(value, "utf-8", maxlinelen=76).encode(linesep="\r\n")
+    return Header(value, "utf-8", maxlinelen=76, header_name=name).encode(linesep="\r\n")
 
 
 _date_cache: tuple[int, str] = (0, "")
@@ -281,8 +282,8 @@ def build_template(
     boundary = f"=_mailer_{secrets.token_hex(12)}"
     head_lines = [
         f"From: {_phrase_address(sender_name, sender_address)}",
-        f"Subject: {_encode(variant.subject)}",
-        f"List-Id: {_encode(list_name)} <{list_id}>",  # RFC 2919
+        f"Subject: {_encode(variant.subject, 'Subject')}",
+        f"List-Id: {_encode(list_name, 'List-Id')} <{list_id}>",  # RFC 2919
         "List-Unsubscribe-Post: List-Unsubscribe=One-Click",  # RFC 8058
         f"Content-Language: {variant.lang}",  # RFC 3282
         f"X-Mailer-Campaign: {campaign_id}",

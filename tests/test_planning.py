@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from mailer.campaigns.control import cancel
 from mailer.campaigns.plan import create_campaign, plan, plan_pages
-from mailer.ledger.campaigns import finish as finish_if_complete
 from mailer.config import load_settings
+from mailer.ledger.campaigns import finish as finish_if_complete
 from mailer.runtime import Runtime, build_runtime
 from mailer.statements import parse_file
 from mailer.statements.repository import save

@@ -65,7 +65,9 @@ def test_smtp_rotates_connections_after_the_maximum(smtp_server: SMTPServer) -> 
 def test_smtp_replies_are_values_with_their_stage(smtp_server: SMTPServer) -> None:
     replies = iter(["451 4.3.0 try again later", "554 5.7.1 rejected as spam"])
     smtp_server.handler.reply = lambda envelope: next(replies, None)
-    smtp_server.handler.refuse_rcpt = lambda a: "550 5.1.1 no such user" if a == "r4@example.org" else None
+    smtp_server.handler.refuse_rcpt = lambda a: (
+        "550 5.1.1 no such user" if a == "r4@example.org" else None
+    )
     transport = SMTPConnection(parse_smtp_url(smtp_server.url))
     got = [transport.send(_one(index)) for index in (1, 2, 3, 4)]
     transport.close()
