@@ -57,7 +57,8 @@ def _encode(value: str, name: str) -> str:
     value = clean(value)
     words = value.split(" ")
     if value.isascii() and "=?" not in value and all(len(w) <= _WORD for w in words):
-        lines, line = [], ""
+        lines: list[str] = []
+        line = ""
         for word in words:
             room = 76 - (len(name) + 2 if not lines else 0)  # "Name: " on the first line
             if line and len(line) + 1 + len(word) > room:

@@ -281,6 +281,8 @@ def test_memory_and_maildir_run_meanwhile_too(tmp_path: Path) -> None:
     calls: list[int] = []
     for transport in (MemoryTransport(), MaildirTransport(tmp_path / "outbox")):
         replies: list[Reply] = []
-        transport.stream(_items(3), lambda _, r: replies.append(r), lambda: calls.append(1))
+        transport.stream(
+            _items(3), lambda _, r, got=replies: got.append(r), lambda: calls.append(1)
+        )
         assert len(replies) == 3 and all(accepted(r) for r in replies)
     assert len(calls) == 6
