@@ -7,7 +7,6 @@ a relay RTT milliseconds away, on a kernel without netem. Runs in a process of i
 from __future__ import annotations
 
 import asyncio
-import collections
 import multiprocessing
 import socket
 import sys
@@ -17,62 +16,78 @@ from dataclasses import dataclass
 __all__ = ["DelayProxy"]
 
 
-async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
-    """Forward what `reader` gives to `writer`, each chunk `delay` seconds later, in order."""
-    queue: collections.deque[tuple[float, bytes]] = collections.deque()
-    ready = asyncio.Event()
-    done = False
+class _Side(asyncio.Protocol):
+    """One end of a proxied connection: what it receives reaches the other end `delay` later.
 
-    async def forward() -> None:
-        while True:
-            while not queue:
-                if done:
-                    return
-                ready.clear()
-                await ready.wait()
-            due, data = queue.popleft()
-            wait = due - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            writer.write(data)
-            if writer.transport.get_write_buffer_size() > 1 << 20:
-                await writer.drain()
+    Each chunk is written by a timer at its own deadline; deadlines only grow, so chunks keep
+    their order (the event loop runs timers in deadline order)."""
 
-    sender = asyncio.create_task(forward())
-    try:
-        while True:
-            data = await reader.read(1 << 16)
-            if not data:
-                break
-            queue.append((time.monotonic() + delay, data))
-            ready.set()
-    except (ConnectionError, OSError):
-        pass
-    done = True
-    ready.set()
-    try:
-        await sender
-        writer.close()
-    except (ConnectionError, OSError):
-        pass
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.peer: _Side | None = None
+        self.transport: asyncio.Transport | None = None
+        self._last = 0.0
+        self._early: list[bytes] = []
+        self.task: asyncio.Task[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        due = max(loop.time() + self.delay, self._last + 1e-6)
+        self._last = due
+        loop.call_at(due, self._deliver, data)
+
+    def _deliver(self, data: bytes) -> None:
+        peer = self.peer
+        if peer is None or peer.transport is None:
+            self._early.append(data)
+            return
+        for chunk in self._early:
+            peer.transport.write(chunk)
+        self._early.clear()
+        peer.transport.write(data)
+
+    def eof_received(self) -> bool:
+        loop = asyncio.get_running_loop()
+        loop.call_at(max(loop.time() + self.delay, self._last + 1e-6), self._close_peer)
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.eof_received()
+
+    def _close_peer(self) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.close()
 
 
 async def _serve(listen: int, target: int, rtt_ms: float) -> None:
     delay = rtt_ms / 2000
+    loop = asyncio.get_running_loop()
 
-    async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-        try:
-            server_r, server_w = await asyncio.open_connection("127.0.0.1", target)
-        except OSError:
-            client_w.close()
-            return
-        for stream in (client_w, server_w):
-            stream.transport.get_extra_info("socket").setsockopt(
-                socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
-            )
-        await asyncio.gather(_pump(client_r, server_w, delay), _pump(server_r, client_w, delay))
+    def client_side() -> _Side:
+        client = _Side(delay)
 
-    server = await asyncio.start_server(handle, "127.0.0.1", listen, backlog=1024)
+        async def connect() -> None:
+            try:
+                _, server = await loop.create_connection(lambda: _Side(delay), "127.0.0.1", target)
+            except OSError:
+                if client.transport is not None:
+                    client.transport.close()
+                return
+            server.peer, client.peer = client, server
+            if client._early:
+                client._deliver(b"")
+
+        client.task = loop.create_task(connect())  # kept: the loop holds tasks weakly
+        return client
+
+    server = await loop.create_server(client_side, "127.0.0.1", listen, backlog=1024)
     async with server:
         await server.serve_forever()
 

@@ -24,7 +24,7 @@ LEASE_SECONDS = 30
 SWEEP_SECONDS = 15.0
 # Connections per worker process, each with one message in flight: a relay 20 ms away takes
 # 50 messages a second on each.
-SMTP_CONNECTIONS = 16
+SMTP_CONNECTIONS = 32
 
 
 class _Environment(BaseSettings):

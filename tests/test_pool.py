@@ -41,6 +41,9 @@ def _stream(transport: SMTPTransport, items: list[Outgoing]) -> dict[int, Reply]
 def test_many_messages_in_flight_over_many_connections(smtp_server: SMTPServer) -> None:
     smtp_server.handler.delay = 0.05  # a relay that takes its time with each message
     transport = SMTPTransport(parse_smtp_url(smtp_server.url, connections=8))
+    _stream(transport, _items([f"warm{i}@example.org" for i in range(40)]))  # finds its level
+    smtp_server.handler.received.clear()
+    smtp_server.handler.most_in_data = 0
     addresses = [f"r{i}@example.org" for i in range(80)]
     started = time.monotonic()
     replies = _stream(transport, _items(addresses))
@@ -54,12 +57,24 @@ def test_many_messages_in_flight_over_many_connections(smtp_server: SMTPServer) 
 
 
 def test_connections_stay_open_across_streams(smtp_server: SMTPServer) -> None:
+    smtp_server.handler.delay = 0.02
     transport = SMTPTransport(parse_smtp_url(smtp_server.url, connections=4))
+    opened = []
     for round_ in range(3):
-        _stream(transport, _items([f"r{round_}-{i}@example.org" for i in range(20)]))
+        _stream(transport, _items([f"r{round_}-{i}@example.org" for i in range(40)]))
+        opened.append(smtp_server.handler.connections)
     transport.close()
-    assert len(smtp_server.handler.received) == 60
-    assert smtp_server.handler.connections == 4
+    assert len(smtp_server.handler.received) == 120
+    assert opened == [4, 4, 4]  # the level found is kept, and so are its connections
+
+
+def test_a_relay_on_loopback_gets_one_busy_connection(smtp_server: SMTPServer) -> None:
+    # No round trip to hide: more connections would only fight over the CPU.
+    transport = SMTPTransport(parse_smtp_url(smtp_server.url, connections=16))
+    _stream(transport, _items([f"r{i}@example.org" for i in range(400)]))
+    transport.close()
+    assert len(smtp_server.handler.received) == 400
+    assert smtp_server.handler.connections <= 4
 
 
 def test_a_relay_capping_connections_gets_what_it_accepts(smtp_server: SMTPServer) -> None:
@@ -69,7 +84,7 @@ def test_a_relay_capping_connections_gets_what_it_accepts(smtp_server: SMTPServe
     replies = _stream(transport, _items([f"r{i}@example.org" for i in range(60)]))
     assert all(r.code == 250 for r in replies.values()) and len(replies) == 60
     assert smtp_server.handler.most_active <= 3
-    assert transport.connections == 3  # it keeps to the cap for a while
+    assert 1 <= transport.connections <= 3  # it keeps to the cap for a while
     _stream(transport, _items([f"s{i}@example.org" for i in range(10)]))
     transport.close()
     assert len(smtp_server.handler.received) == 70

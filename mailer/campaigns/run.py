@@ -33,6 +33,10 @@ __all__ = ["MAX_ATTEMPTS", "BatchResult", "send_batch", "template_for"]
 log = logging.getLogger("mailer.send")
 
 _CHECK_SECONDS = 0.25  # between two looks at the campaign's state (pause, cancel)
+# A batch whose rows are all handed out takes the campaign's next fresh rows itself for this
+# long, so that its connections never wait for the next task (their own tasks then find them
+# taken); after that it ends, and other campaigns' batches get their turn.
+FOLLOW_SECONDS = 10.0
 
 
 def template_for(rt: Runtime, campaign_id: int, statement_id: str, locale: str) -> MessageTemplate:
@@ -90,8 +94,7 @@ def send_batch(rt: Runtime, campaign_id: int, subscriber_ids: list[int]) -> Batc
     )
     if not claimed:
         return result
-    with Heartbeat(rt.db, campaign_id, [c[0] for c in claimed], rt.settings.lease_seconds) as beat:
-        _send_claimed(rt, campaign_id, claimed, deadline, result, beat)
+    _send_claimed(rt, campaign_id, claimed, deadline, result)
     with rt.db.session() as session:
         if result.paused is not None:
             campaigns.pause_running(session, campaign_id, result.paused)
@@ -121,19 +124,12 @@ def _people(rt: Runtime, ids: list[int]) -> dict[int, tuple[str, str, str]]:
         return {row[0]: (row[1], row[2], row[3]) for row in rows}
 
 
-def _send_claimed(
-    rt: Runtime,
-    campaign_id: int,
-    claimed: list[tuple[int, str, str]],
-    deadline: dt.datetime,
-    result: BatchResult,
-    beat: Heartbeat,
-) -> None:
-    """Stream the claimed rows over the transport's connections. Each reply is judged in the
-    thread of the connection that got it: an acceptance is journaled there, before that
-    connection sends another message; anything else is applied to the ledger here."""
+def _skip_gone(
+    rt: Runtime, campaign_id: int, claimed: list[tuple[int, str, str]], result: BatchResult
+) -> dict[int, tuple[str, str, str]]:
+    """The claimed subscribers still subscribed; the others (unsubscribed, bounced, erased since
+    planning) are skipped."""
     people = _people(rt, [c[0] for c in claimed])
-    # Suppressed since planning (unsubscribed, bounced, erased): nothing more.
     gone = {
         sub_id: people[sub_id][2] if sub_id in people else "forgotten"
         for sub_id, _, _ in claimed
@@ -143,45 +139,77 @@ def _send_claimed(
         with rt.db.session() as session:
             deliveries.skip(session, campaign_id, gone)
         result.skipped += len(gone)
+    return {k: v for k, v in people.items() if k not in gone}
+
+
+def _send_claimed(
+    rt: Runtime,
+    campaign_id: int,
+    claimed: list[tuple[int, str, str]],
+    deadline: dt.datetime,
+    result: BatchResult,
+) -> None:
+    """Stream the claimed rows over the transport's connections. Each reply is judged in the
+    thread of the connection that got it: an acceptance is journaled there, before that
+    connection sends another message; anything else is applied to the ledger here."""
+    people = _skip_gone(rt, campaign_id, claimed, result)
+    rows = [c for c in claimed if c[0] in people]
+    held = {c[0] for c in claimed}  # rows in this batch's hands, its heartbeat renews them
     message_ids: dict[int, str] = {}
-    offered: list[int] = []
+    offered: set[int] = set()
     stop: list[str] = []  # why the stream stopped early: a campaign state, or "lease"
     recorder = Recorder(rt.db, rt.settings.data_dir)
     verdicts = Verdicts(rt, campaign_id, result, deadline)
+    started = time.monotonic()
+
+    def follow() -> list[tuple[int, str, str]]:
+        # Keep the connections busy: the campaign's next fresh rows, while time allows.
+        if time.monotonic() - started > FOLLOW_SECONDS or stop:
+            return []
+        more = deliveries.claim_fresh(
+            rt.db, campaign_id, rt.settings.batch_size, lease_seconds=rt.settings.lease_seconds
+        )
+        held.update(c[0] for c in more)
+        found = _skip_gone(rt, campaign_id, more, result)
+        people.update(found)
+        return [c for c in more if c[0] in found]
 
     def items() -> Iterator[Outgoing]:
         # Read by every connection's thread, one item at a time: the rate limits hold
         # across all of them.
-        for subscriber_id, statement_id, locale in claimed:
-            if subscriber_id in gone:
-                continue
-            email, name, _ = people[subscriber_id]
-            template = template_for(rt, campaign_id, statement_id, locale)
-            rt.limiter.acquire(email.rpartition("@")[2])
-            if stop or verdicts.refused_us is not None:
-                return
-            message_id = make_message_id(rt.signer, rt.org, campaign_id, subscriber_id)
-            message_ids[subscriber_id] = message_id
-            offered.append(subscriber_id)
-            yield outgoing(
-                rt,
-                template,
-                key=subscriber_id,
-                campaign_id=campaign_id,
-                subscriber_id=subscriber_id,
-                email=email,
-                recipient=functools.partial(
-                    recipient_for,
-                    signer=rt.signer,
-                    org=rt.org,
-                    public_url=rt.settings.public_url,
+        queue = rows
+        while queue:
+            for subscriber_id, statement_id, locale in queue:
+                email, name, _ = people[subscriber_id]
+                template = template_for(rt, campaign_id, statement_id, locale)
+                rt.limiter.acquire(email.rpartition("@")[2])
+                if stop or verdicts.refused_us is not None:
+                    return
+                message_id = make_message_id(rt.signer, rt.org, campaign_id, subscriber_id)
+                message_ids[subscriber_id] = message_id
+                offered.add(subscriber_id)
+                yield outgoing(
+                    rt,
+                    template,
+                    key=subscriber_id,
                     campaign_id=campaign_id,
                     subscriber_id=subscriber_id,
                     email=email,
-                    name=name,
-                    message_id=message_id,
-                ),
-            )
+                    recipient=functools.partial(
+                        recipient_for,
+                        signer=rt.signer,
+                        org=rt.org,
+                        public_url=rt.settings.public_url,
+                        campaign_id=campaign_id,
+                        subscriber_id=subscriber_id,
+                        email=email,
+                        name=name,
+                        message_id=message_id,
+                    ),
+                )
+            queue = follow()
+
+    done: set[int] = set()
 
     def report(item: Outgoing, reply: Reply) -> None:
         verdict = judge(reply)
@@ -189,6 +217,7 @@ def _send_claimed(
             recorder.sent(campaign_id, item.key, message_ids[item.key], str(reply))
         else:
             verdicts.add(item.key, reply, verdict)
+        done.add(item.key)
 
     looked = time.monotonic()
 
@@ -207,17 +236,18 @@ def _send_claimed(
         elif beat.lost:
             stop.append("lease")
 
-    try:
-        rt.transport.stream(items(), report, meanwhile)
-    finally:
-        recorder.close()  # every acceptance in the ledger before anything is given back
-        result.sent += recorder.count
-    verdicts.apply()
+    beat = Heartbeat(rt.db, campaign_id, lambda: list(held - done), rt.settings.lease_seconds)
+    with beat:
+        try:
+            rt.transport.stream(items(), report, meanwhile)
+        finally:
+            recorder.close()  # every acceptance in the ledger before anything is given back
+            result.sent += recorder.count
+        verdicts.apply()
     if verdicts.refused_us is not None:
         result.paused = sender_note(verdicts.refused_us)
     # Rows never offered (a pause, a cancel, our sender refused) go back, or are cancelled.
-    sent_to = set(offered)
-    unsent = [c[0] for c in claimed if c[0] not in gone and c[0] not in sent_to]
+    unsent = [i for i in held if i in people and i not in offered]
     reason = stop[0] if stop else (CampaignState.PAUSED if result.paused else None)
     if unsent and reason != "lease":
         with rt.db.session() as session:

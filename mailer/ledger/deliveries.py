@@ -20,6 +20,7 @@ __all__ = [
     "bounce",
     "cancel_open",
     "claim",
+    "claim_fresh",
     "claimable",
     "expire_leases",
     "fail",
@@ -116,6 +117,36 @@ def claim(
     with db.session() as session:
         rows = session.execute(
             statement.returning(Delivery.subscriber_id, Delivery.statement_id, Delivery.locale)
+        ).all()
+    return sorted((int(r[0]), str(r[1]), str(r[2])) for r in rows)
+
+
+def claim_fresh(
+    db: Database, campaign_id: int, count: int, *, lease_seconds: float
+) -> list[tuple[int, str, str]]:
+    """pending -> sending for up to `count` rows of the campaign never tried yet (a batch that
+    keeps its connections busy takes its next rows itself; their own batch then finds them
+    taken). Rows waiting for a retry (an attempt or a reply recorded) keep their backoff."""
+    fresh = (
+        select(Delivery.id)
+        .where(
+            Delivery.campaign_id == campaign_id,
+            Delivery.status == S.PENDING,
+            Delivery.attempts == 0,
+            Delivery.last_reply.is_(None),
+        )
+        .limit(count)
+    )
+    if not db.is_sqlite:
+        fresh = fresh.with_for_update(skip_locked=True)
+    lease = utcnow() + dt.timedelta(seconds=lease_seconds)
+    with db.session() as session:
+        rows = session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(fresh.scalar_subquery()), Delivery.status == S.PENDING)
+            .values(status=S.SENDING, lease_until=lease)
+            .returning(Delivery.subscriber_id, Delivery.statement_id, Delivery.locale)
+            .execution_options(synchronize_session=False)
         ).all()
     return sorted((int(r[0]), str(r[1]), str(r[2])) for r in rows)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from mailer.ledger.deliveries import renew_leases
 from mailer.store.db import Database
@@ -25,8 +26,9 @@ class Heartbeat:
     """Renews the leases of a batch's rows in a thread of its own until stopped."""
 
     def __init__(
-        self, db: Database, campaign_id: int, ids: list[int], lease_seconds: float
+        self, db: Database, campaign_id: int, ids: Callable[[], list[int]], lease_seconds: float
     ) -> None:
+        # `ids` gives the rows still in the batch's hands at each beat (it may take more).
         self._db, self._campaign_id, self._ids = db, campaign_id, ids
         self._lease = lease_seconds
         self._stop = threading.Event()
@@ -50,14 +52,17 @@ class Heartbeat:
         interval = max(0.2, self._lease / 3)
         while not self._stop.wait(interval):
             started = time.monotonic()
+            ids = self._ids()
             try:
                 with self._db.engine.connect() as connection:
-                    held = renew_leases(
-                        connection, self._campaign_id, self._ids, lease_seconds=self._lease
-                    )
+                    for first in range(0, len(ids), 500):
+                        renew_leases(
+                            connection,
+                            self._campaign_id,
+                            ids[first : first + 500],
+                            lease_seconds=self._lease,
+                        )
             except Exception as exc:  # the database is away: try again at the next beat
                 log.warning("campaign %s: cannot renew a batch's lease: %s", self._campaign_id, exc)
                 continue
             self._renewed = started
-            if held == 0:
-                return  # nothing of this batch is being sent any more

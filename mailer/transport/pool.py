@@ -1,13 +1,17 @@
 """Many messages in flight: several SMTP connections per process, each busy with one message.
 
 A relay 20 ms away answers each message after a round trip, whatever our speed: one
-connection carries at most 1 / RTT messages a second. `SMTPTransport` keeps
-`MAILER_SMTP_CONNECTIONS` connections open and busy, each in its own thread, each with one
-message in flight, so that a crash costs at most one duplicate per connection. Items come
-from one shared iterator (so the caller's rate limits hold across all of them); each reply
-is reported from the connection's thread before that connection sends another message.
-A relay that refuses more connections (421 at the greeting, a refused connect) while others
-are open is taken at its word: the pool shrinks to what it accepts, for a minute.
+connection carries at most 1 / RTT messages a second. `SMTPTransport` keeps up to
+`MAILER_SMTP_CONNECTIONS` connections open and busy, each in a thread of its own with one
+message in flight, so that a crash costs at most one duplicate per connection. It uses as
+many as pay: it opens more while its connections spend most of their time waiting for the
+relay, and fewer when they do not (a relay on loopback: the CPU is the limit, and threads
+fighting for it would only slow it down). The level it finds is kept across batches.
+
+Items come from one shared iterator (so the caller's rate limits hold across all of them);
+each reply is reported from the connection's thread before that connection sends another
+message. A relay that refuses more connections (421 at the greeting, a refused connect)
+while others are open is taken at its word: the pool keeps to what it accepts, for a minute.
 """
 
 from __future__ import annotations
@@ -27,7 +31,10 @@ __all__ = ["SMTPTransport"]
 log = logging.getLogger("mailer.smtp")
 
 _REGROW_SECONDS = 60.0  # how long a relay's connection cap is kept before trying more again
-_POLL_SECONDS = 0.005  # how often the caller's `meanwhile` runs while the connections work
+_TICK = 0.01  # how often the caller's `meanwhile` runs while the connections work
+_LOOK = 0.04  # how often the pool weighs opening more connections, or fewer
+_BUSY_WAITING = 0.6  # connections waiting for the relay this much of the time: open more
+_IDLE_WAITING = 0.25  # ... this little: one fewer
 
 
 class _Shared:
@@ -40,29 +47,48 @@ class _Shared:
         self._lock = threading.Lock()
         self.exhausted = False
 
-    def __iter__(self) -> Iterator[Outgoing]:
-        return self
-
-    def __next__(self) -> Outgoing:
+    def take(self) -> Outgoing | None:
+        """The next item, or None when there is none left."""
         with self._lock:
             if self._back:
                 return self._back.popleft()
             if self.exhausted:
-                raise StopIteration
+                return None
             try:
                 return next(self._items)
             except StopIteration:
                 self.exhausted = True
-                raise
+                return None
 
     def give_back(self, item: Outgoing) -> None:
+        """An item a connection took but could not send: another connection sends it."""
         with self._lock:
             self._back.append(item)
 
     def leftovers(self) -> list[Outgoing]:
+        """Items given back that nobody took."""
         with self._lock:
             left, self._back = list(self._back), deque()
             return left
+
+
+class _Gate:
+    """One connection's view of the shared items: it ends when the pool wants fewer
+    connections than this one's rank."""
+
+    def __init__(self, source: _Shared, stream: _Stream, rank: int) -> None:
+        self._source, self._stream, self._rank = source, stream, rank
+
+    def __iter__(self) -> Iterator[Outgoing]:
+        return self
+
+    def __next__(self) -> Outgoing:
+        if self._rank >= self._stream.level:
+            raise StopIteration
+        item = self._source.take()
+        if item is None:
+            raise StopIteration
+        return item
 
 
 class SMTPTransport:
@@ -74,10 +100,11 @@ class SMTPTransport:
         self._lock = threading.Lock()
         self._cap: int | None = None  # the relay's limit, when it told us
         self._capped_at = 0.0
+        self._level = 1  # connections that paid off in the last stream
 
     @property
     def connections(self) -> int:
-        """Connections kept busy at once (fewer while the relay caps them)."""
+        """The most connections kept busy at once (fewer while the relay caps them)."""
         with self._lock:
             if self._cap is not None and time.monotonic() - self._capped_at > _REGROW_SECONDS:
                 self._cap = None
@@ -99,50 +126,63 @@ class SMTPTransport:
         report: Report,
         meanwhile: Callable[[], None] | None = None,
     ) -> None:
-        """Deliver the items over up to `connections` connections at once (see the module)."""
+        """Deliver the items over as many connections as pay, up to `connections`."""
         width = self.connections
-        if width == 1:
-            connection = self._take()
-            try:
-                for item, reply in connection.send_many(items, meanwhile):
-                    report(item, reply)
-            finally:
-                self._put(connection)
-            return
         source = _Shared(items)
-        state = _Stream(width)
-        threads = [
-            threading.Thread(
-                target=self._run, args=(source, report, state), name=f"mailer-smtp-{n}", daemon=True
-            )
-            for n in range(width)
-        ]
-        for thread in threads:
-            thread.start()
+        state = _Stream(min(self._level, width))
+        threads: list[threading.Thread | None] = [None] * width
+        looked, busy = time.monotonic(), 0.0
+
+        def start() -> None:
+            for rank in range(state.level):
+                thread = threads[rank]
+                if thread is None or not thread.is_alive():
+                    thread = threading.Thread(
+                        target=self._run,
+                        args=(_Gate(source, state, rank), source, report, state),
+                        name=f"mailer-smtp-{rank}",
+                        daemon=True,
+                    )
+                    threads[rank] = thread
+                    thread.start()
+
         try:
-            for thread in threads:
-                while thread.is_alive():
-                    if meanwhile is not None:
-                        meanwhile()
-                    thread.join(_POLL_SECONDS)
+            start()
+            while any(t is not None and t.is_alive() for t in threads):
+                if meanwhile is not None:
+                    meanwhile()
+                time.sleep(_TICK)
+                now = time.monotonic()
+                if now - looked < _LOOK or source.exhausted or state.capped:
+                    continue
+                waited = state.waited()
+                fraction = (waited - busy) / ((now - looked) * state.level)
+                looked, busy = now, waited
+                if fraction > _BUSY_WAITING and state.level < width:
+                    state.level = min(width, state.level * 2)
+                    start()
+                elif fraction < _IDLE_WAITING and state.level > 1:
+                    state.level -= 1
         finally:
             source.exhausted = True  # the caller failed: the connections stop taking items
             for thread in threads:
-                thread.join()
+                if thread is not None:
+                    thread.join()
+        self._level = max(1, min(state.level, width))
         # Given back by a connection that could not reconnect after the others had finished.
         for item in source.leftovers():
             report(item, state.refusal or Reply(Stage.CONNECT, None, "no connection left"))
         if state.error is not None:
             raise state.error
 
-    def _run(self, source: _Shared, report: Report, state: _Stream) -> None:
-        """One connection's thread: open it, then send what the shared source gives."""
+    def _run(self, gate: _Gate, source: _Shared, report: Report, state: _Stream) -> None:
+        """One connection's thread: open it, then send what the shared items give."""
         connection = self._take()
         try:
             refused = connection.open()
-            if not state.settled(connection, opened=refused is None):
+            if not state.opened(connection, refused):
                 # The relay took fewer connections than we asked for: use what it accepts.
-                self._capped(state.opened, refused)
+                self._capped(state.count_open(), refused)
                 return
             if refused is not None:
                 state.refusal = refused  # nobody could connect: every item gets the reply
@@ -155,7 +195,7 @@ class SMTPTransport:
                     return True
                 return False
 
-            for item, reply in connection.send_many(source, unreachable=unreachable):
+            for item, reply in connection.send_many(gate, unreachable=unreachable):
                 report(item, reply)
         except BaseException as exc:  # report() failed: the caller sees it
             state.error = exc
@@ -188,34 +228,47 @@ class SMTPTransport:
 class _Stream:
     """What the threads of one stream know of each other."""
 
-    def __init__(self, width: int) -> None:
+    def __init__(self, level: int) -> None:
         self._condition = threading.Condition()
-        self._connecting = width
-        self.opened = 0
-        self._open: set[int] = set()
+        self.level = level  # connections wanted now
+        self.capped = False
+        self._open: dict[int, SMTPConnection] = {}
+        self._all: dict[int, SMTPConnection] = {}
+        self._connecting = 0
         self.refusal: Reply | None = None
         self.error: BaseException | None = None
 
-    def settled(self, connection: SMTPConnection, *, opened: bool) -> bool:
-        """Record this thread's first connect; False when it failed while others succeeded
-        (the thread then leaves). Waits until every first connect is done."""
+    def opened(self, connection: SMTPConnection, refused: Reply | None) -> bool:
+        """Record a first connect; False when it failed while another connection is open (the
+        relay caps us: the thread leaves), True otherwise (open, or nobody could connect)."""
         with self._condition:
-            self._connecting -= 1
-            if opened:
-                self.opened += 1
-                self._open.add(id(connection))
-            self._condition.notify_all()
-            while self._connecting > 0:
-                self._condition.wait()
-            return opened or self.opened == 0
+            self._all[id(connection)] = connection
+            if refused is None:
+                self._open[id(connection)] = connection
+                return True
+            if self._open:
+                self.capped = True
+                self.level = len(self._open)
+                return False
+            return True
+
+    def count_open(self) -> int:
+        """Connections of this stream open now."""
+        with self._condition:
+            return len(self._open)
 
     def open_elsewhere(self, connection: SMTPConnection) -> bool:
         """True when another connection of this stream is still open (this one is not)."""
         with self._condition:
-            self._open.discard(id(connection))
+            self._open.pop(id(connection), None)
             return bool(self._open)
 
     def closed(self, connection: SMTPConnection) -> None:
         """This connection's thread is done."""
         with self._condition:
-            self._open.discard(id(connection))
+            self._open.pop(id(connection), None)
+
+    def waited(self) -> float:
+        """Seconds the stream's connections have spent waiting for the relay."""
+        with self._condition:
+            return sum(c.waited for c in self._all.values())

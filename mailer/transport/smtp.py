@@ -7,6 +7,7 @@ import contextlib
 import itertools
 import smtplib
 import ssl
+import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -52,6 +53,9 @@ class SMTPConnection:
         self._sent_on_conn = 0
         # The item a lost connection interrupted before its data (set by the send loops).
         self._interrupted: Outgoing | None = None
+        # Seconds spent waiting for the server's verdict on a message's data: how much a
+        # second connection would overlap (pool.py reads it).
+        self.waited = 0.0
 
     @property
     def is_open(self) -> bool:
@@ -182,7 +186,9 @@ class SMTPConnection:
             if meanwhile is not None:
                 meanwhile()  # nothing to overlap with here: before each transaction
             try:
+                waiting = time.perf_counter()
                 reply = self._transaction(conn, current)
+                self.waited += time.perf_counter() - waiting
             except _AfterData as exc:
                 self.drop(polite=False)
                 yield current, _lost(exc)
@@ -253,7 +259,9 @@ class SMTPConnection:
                 next_body: bytes | Reply = _body(following) if following else b""
                 if meanwhile is not None:
                     meanwhile()
+                waiting = time.perf_counter()
                 code, text = _reply(reader)
+                self.waited += time.perf_counter() - waiting
                 data_sent = False
                 if code == 250:
                     self._sent_on_conn += 1
