@@ -180,6 +180,8 @@ def _send_claimed(
         queue = rows
         while queue:
             for subscriber_id, statement_id, locale in queue:
+                if subscriber_id in left:
+                    continue  # unsubscribed (or bounced, erased) while the batch ran
                 email, name, _ = people[subscriber_id]
                 template = template_for(rt, campaign_id, statement_id, locale)
                 rt.limiter.acquire(email.rpartition("@")[2])
@@ -210,6 +212,7 @@ def _send_claimed(
             queue = follow()
 
     done: set[int] = set()
+    left: dict[int, str] = {}  # subscribers gone since the batch looked, not sent to yet
 
     def report(item: Outgoing, reply: Reply) -> None:
         verdict = judge(reply)
@@ -235,6 +238,15 @@ def _send_claimed(
             stop.append(state)
         elif beat.lost:
             stop.append("lease")
+        # Someone who unsubscribes during the campaign gets nothing more: a look at the
+        # statuses of those not sent to yet.
+        waiting = [i for i in list(held) if i in people and i not in offered]
+        if waiting:
+            now = _people(rt, waiting)
+            for subscriber_id in waiting:
+                status = now[subscriber_id][2] if subscriber_id in now else "forgotten"
+                if status != "subscribed":
+                    left[subscriber_id] = status
 
     beat = Heartbeat(rt.db, campaign_id, lambda: list(held - done), rt.settings.lease_seconds)
     with beat:
@@ -246,8 +258,13 @@ def _send_claimed(
         verdicts.apply()
     if verdicts.refused_us is not None:
         result.paused = sender_note(verdicts.refused_us)
+    gone = {i: reason for i, reason in left.items() if i not in offered}
+    if gone:
+        with rt.db.session() as session:
+            deliveries.skip(session, campaign_id, gone)
+        result.skipped += len(gone)
     # Rows never offered (a pause, a cancel, our sender refused) go back, or are cancelled.
-    unsent = [i for i in held if i in people and i not in offered]
+    unsent = [i for i in held if i in people and i not in offered and i not in gone]
     reason = stop[0] if stop else (CampaignState.PAUSED if result.paused else None)
     if unsent and reason != "lease":
         with rt.db.session() as session:
