@@ -238,10 +238,12 @@ def _bench(args: argparse.Namespace, database: str | None) -> None:
                     )
                 )
                 return
-            figures = _campaign(env, tmp, cores, args.subscribers)
+            figures = _campaign(env, tmp, cores, args.subscribers, relay)
             figures["first_accept_embedded_s"] = _embedded_latency(env, tmp)
             naive = naive_baseline(min(args.sample, args.subscribers), port) if not proxy else 0.0
             payload_bytes = _one_message(env)
+            # The raw client keeps as many connections busy as mailer had open at most.
+            connections = max(cores, figures["mailer_connections"])
             top = raw_client(
                 relay, payload_bytes, connections=connections, messages=args.subscribers
             )
@@ -262,8 +264,9 @@ def _bench(args: argparse.Namespace, database: str | None) -> None:
         }
     )
     print(
-        f"relay                 RTT {args.rtt_ms:g} ms, {figures['database']}, {connections} connections"
-        f" ({cores} processes x MAILER_SMTP_CONNECTIONS {SMTP_CONNECTIONS})"
+        f"relay                 RTT {args.rtt_ms:g} ms, {figures['database']}, {cores} worker processes,"
+        f" MAILER_SMTP_CONNECTIONS {SMTP_CONNECTIONS}: mailer had {figures['mailer_connections']}"
+        " connections open at most"
     )
     print(f"recipients            {figures['recipients']:,} (email size {figures['email_kb']} KB)")
     print(
@@ -316,7 +319,23 @@ def _plan(env: dict[str, str]) -> tuple[Any, Any, float, float]:
     return rt, campaign, plan_s, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _campaign(env: dict[str, str], tmp: Path, cores: int, count: int) -> dict:  # type: ignore[type-arg]
+def _established(port: int) -> int:
+    """TCP connections established to 127.0.0.1:port right now (from /proc/net/tcp)."""
+    wanted = f":{port:04X}"
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[1].endswith(wanted) and fields[3] == "01":
+                count += 1
+    return count
+
+
+def _campaign(env: dict[str, str], tmp: Path, cores: int, count: int, port: int) -> dict:  # type: ignore[type-arg]
     """Plan in this process (timed, RSS), then let `mailer worker` processes send it."""
     from mailer.campaigns.status import campaign_status
     from mailer.store.models import Campaign
@@ -341,7 +360,9 @@ def _campaign(env: dict[str, str], tmp: Path, cores: int, count: int) -> dict:  
     start = time.perf_counter()
     start_campaign.delay(campaign.id)
     peaks: dict[int, float] = {}
+    in_flight = 0  # the most connections mailer had open to the relay at once
     while True:
+        in_flight = max(in_flight, _established(port))
         for pid in [worker.pid, *children(worker.pid)]:
             peaks[pid] = max(peaks.get(pid, 0.0), _rss_mb(pid))
         # Only the state while it runs: counting the ledger would take CPU from the workers.
@@ -369,6 +390,7 @@ def _campaign(env: dict[str, str], tmp: Path, cores: int, count: int) -> dict:  
         "planner_rss_mb": round(planner_rss),
         "workers_rss_mb": [round(v) for v in peaks.values() if v],
         "first_accept_s": first_accept,
+        "mailer_connections": in_flight,
     }
 
 

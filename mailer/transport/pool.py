@@ -32,9 +32,12 @@ log = logging.getLogger("mailer.smtp")
 
 _REGROW_SECONDS = 60.0  # how long a relay's connection cap is kept before trying more again
 _TICK = 0.01  # how often the caller's `meanwhile` runs while the connections work
-_LOOK = 0.04  # how often the pool weighs opening more connections, or fewer
+_LOOK = 0.1  # how often the pool weighs opening more connections, or fewer
 _BUSY_WAITING = 0.6  # connections waiting for the relay this much of the time: open more
 _IDLE_WAITING = 0.25  # ... this little: one fewer
+_ALL_WAITING = 0.9  # ... nearly all the time: four times as many
+_GAIN = 1.2  # doubling the connections must carry this much more, or it is undone
+_SAMPLE = 20  # replies a look needs (or a second) before it compares rates
 
 
 class _Shared:
@@ -101,6 +104,8 @@ class SMTPTransport:
         self._cap: int | None = None  # the relay's limit, when it told us
         self._capped_at = 0.0
         self._level = 1  # connections that paid off in the last stream
+        self._ceiling = settings.connections  # more did not pay (a loaded relay or CPU)
+        self._ceiling_at = 0.0
 
     @property
     def connections(self) -> int:
@@ -128,10 +133,14 @@ class SMTPTransport:
     ) -> None:
         """Deliver the items over as many connections as pay, up to `connections`."""
         width = self.connections
+        if time.monotonic() - self._ceiling_at > _REGROW_SECONDS:
+            self._ceiling = width
         source = _Shared(items)
-        state = _Stream(min(self._level, width))
+        state = _Stream(min(self._level, width, self._ceiling))
         threads: list[threading.Thread | None] = [None] * width
-        looked, busy = time.monotonic(), 0.0
+        looked, busy, done = time.monotonic(), 0.0, 0
+        # (level before doubling, its rate, looks to wait: new connections open first)
+        trial: tuple[int, float, int] | None = None
 
         def start() -> None:
             for rank in range(state.level):
@@ -155,11 +164,27 @@ class SMTPTransport:
                 now = time.monotonic()
                 if now - looked < _LOOK or source.exhausted or state.capped:
                     continue
-                waited = state.waited()
+                if state.replies - done < _SAMPLE and now - looked < 1.0:
+                    continue  # too few replies yet to tell one level from another
+                waited, replies = state.waited(), state.replies
                 fraction = (waited - busy) / ((now - looked) * state.level)
-                looked, busy = now, waited
-                if fraction > _BUSY_WAITING and state.level < width:
-                    state.level = min(width, state.level * 2)
+                rate = (replies - done) / (now - looked)
+                looked, busy, done = now, waited, replies
+                if trial is not None and trial[2] > 0:
+                    trial = (trial[0], trial[1], trial[2] - 1)
+                elif trial is not None:
+                    # Did doubling pay? Where the relay or our CPU is the limit it does not:
+                    # back to the level before, and no higher for a while.
+                    before, before_rate, _ = trial
+                    trial = None
+                    if rate < before_rate * _GAIN:
+                        state.level = self._ceiling = before
+                        self._ceiling_at = now
+                elif fraction > _BUSY_WAITING and state.level < min(width, self._ceiling):
+                    trial = (state.level, rate, 1)
+                    # Nearly all waiting (a distant relay): four times as many at once.
+                    factor = 4 if fraction > _ALL_WAITING else 2
+                    state.level = min(width, self._ceiling, state.level * factor)
                     start()
                 elif fraction < _IDLE_WAITING and state.level > 1:
                     state.level -= 1
@@ -185,7 +210,11 @@ class SMTPTransport:
                 self._capped(state.count_open(), refused)
                 return
             if refused is not None:
-                state.refusal = refused  # nobody could connect: every item gets the reply
+                # Nobody could connect: every item left gets the reply at once.
+                state.refusal = refused
+                for item in gate:
+                    report(item, refused)
+                return
 
             def unreachable(item: Outgoing, reply: Reply) -> bool:
                 # Lost mid-stream and not back: hand the item to a connection still open.
@@ -197,6 +226,7 @@ class SMTPTransport:
 
             for item, reply in connection.send_many(gate, unreachable=unreachable):
                 report(item, reply)
+                state.replies += 1
         except BaseException as exc:  # report() failed: the caller sees it
             state.error = exc
             source.exhausted = True
@@ -237,6 +267,7 @@ class _Stream:
         self._connecting = 0
         self.refusal: Reply | None = None
         self.error: BaseException | None = None
+        self.replies = 0  # replies reported so far (all threads; a lost count is harmless)
 
     def opened(self, connection: SMTPConnection, refused: Reply | None) -> bool:
         """Record a first connect; False when it failed while another connection is open (the

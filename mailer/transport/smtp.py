@@ -423,3 +423,13 @@ def _lost(exc: BaseException) -> Reply:
 
 def _text(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+
+
+def __getattr__(name: str) -> object:
+    # The pool of connections lived here as `SMTPTransport` before it had several; importers
+    # of the old name get the pool (pool.py imports this module, hence the lazy import).
+    if name == "SMTPTransport":
+        from mailer.transport.pool import SMTPTransport
+
+        return SMTPTransport
+    raise AttributeError(name)
