@@ -79,15 +79,16 @@ def test_a_relay_on_loopback_gets_one_busy_connection(smtp_server: SMTPServer) -
 
 def test_a_relay_capping_connections_gets_what_it_accepts(smtp_server: SMTPServer) -> None:
     smtp_server.handler.max_connections = 3
-    smtp_server.handler.delay = 0.01
+    smtp_server.handler.delay = 0.05  # a distant relay: the pool wants many connections
     transport = SMTPTransport(parse_smtp_url(smtp_server.url, connections=10))
-    replies = _stream(transport, _items([f"r{i}@example.org" for i in range(60)]))
-    assert all(r.code == 250 for r in replies.values()) and len(replies) == 60
+    replies = _stream(transport, _items([f"r{i}@example.org" for i in range(100)]))
+    assert all(r.code == 250 for r in replies.values()) and len(replies) == 100
     assert smtp_server.handler.most_active <= 3
+    assert smtp_server.handler.connections > 3  # it asked for more and was refused
     assert 1 <= transport.connections <= 3  # it keeps to the cap for a while
     _stream(transport, _items([f"s{i}@example.org" for i in range(10)]))
     transport.close()
-    assert len(smtp_server.handler.received) == 70
+    assert len(smtp_server.handler.received) == 110
 
 
 def test_an_unreachable_relay_answers_every_item_at_once() -> None:
