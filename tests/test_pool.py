@@ -68,15 +68,6 @@ def test_connections_stay_open_across_streams(smtp_server: SMTPServer) -> None:
     assert opened == [4, 4, 4]  # the level found is kept, and so are its connections
 
 
-def test_a_relay_on_loopback_gets_one_busy_connection(smtp_server: SMTPServer) -> None:
-    # No round trip to hide: more connections would only fight over the CPU.
-    transport = SMTPTransport(parse_smtp_url(smtp_server.url, connections=16))
-    _stream(transport, _items([f"r{i}@example.org" for i in range(400)]))
-    transport.close()
-    assert len(smtp_server.handler.received) == 400
-    assert smtp_server.handler.connections <= 4
-
-
 def test_a_relay_capping_connections_gets_what_it_accepts(smtp_server: SMTPServer) -> None:
     smtp_server.handler.max_connections = 3
     smtp_server.handler.delay = 0.05  # a distant relay: the pool wants many connections

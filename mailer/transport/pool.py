@@ -37,7 +37,8 @@ _BUSY_WAITING = 0.6  # connections waiting for the relay this much of the time: 
 _IDLE_WAITING = 0.25  # ... this little: one fewer
 _ALL_WAITING = 0.9  # ... nearly all the time: four times as many
 _GAIN = 1.2  # doubling the connections must carry this much more, or it is undone
-_SAMPLE = 20  # replies a look needs (or a second) before it compares rates
+_SAMPLE = 10  # replies a look needs (or a second) before it compares rates
+_FIRST_LEVEL = 4
 
 
 class _Shared:
@@ -103,9 +104,16 @@ class SMTPTransport:
         self._lock = threading.Lock()
         self._cap: int | None = None  # the relay's limit, when it told us
         self._capped_at = 0.0
-        self._level = 1  # connections that paid off in the last stream
+        # Connections that paid off in the last stream; a new pool starts with a few, the
+        # first look tells whether to go up (a distant relay) or down (loopback).
+        self._level = min(_FIRST_LEVEL, settings.connections)
         self._ceiling = settings.connections  # more did not pay (a loaded relay or CPU)
         self._ceiling_at = 0.0
+
+    @property
+    def in_use(self) -> int:
+        """Connections the last stream found worth keeping busy."""
+        return self._level
 
     @property
     def connections(self) -> int:
@@ -204,6 +212,7 @@ class SMTPTransport:
         """One connection's thread: open it, then send what the shared items give."""
         connection = self._take()
         try:
+            state.connecting(+1)
             refused = connection.open()
             if not state.opened(connection, refused):
                 # The relay took fewer connections than we asked for: use what it accepts.
@@ -269,14 +278,25 @@ class _Stream:
         self.error: BaseException | None = None
         self.replies = 0  # replies reported so far (all threads; a lost count is harmless)
 
+    def connecting(self, step: int) -> None:
+        """A thread starts (+1) or ends (-1) its first connect."""
+        with self._condition:
+            self._connecting += step
+            self._condition.notify_all()
+
     def opened(self, connection: SMTPConnection, refused: Reply | None) -> bool:
         """Record a first connect; False when it failed while another connection is open (the
-        relay caps us: the thread leaves), True otherwise (open, or nobody could connect)."""
+        relay caps us: the thread leaves), True otherwise (open, or nobody could connect:
+        known once every connect started with it is done)."""
         with self._condition:
+            self._connecting -= 1
+            self._condition.notify_all()
             self._all[id(connection)] = connection
             if refused is None:
                 self._open[id(connection)] = connection
                 return True
+            while self._connecting > 0 and not self._open:
+                self._condition.wait()
             if self._open:
                 self.capped = True
                 self.level = len(self._open)
