@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 
+from mailer.campaigns.links import recipient_for
 from mailer.compose import MessageTemplate, Recipient
 from mailer.runtime import Runtime
 from mailer.transport.base import Outgoing
 from mailer.transport.classify import Reply
 
-__all__ = ["PersonalMessage", "deliver", "envelope_sender", "outgoing"]
+__all__ = ["PersonalMessage", "campaign_outgoing", "deliver", "envelope_sender", "outgoing"]
 
 
 def envelope_sender(rt: Runtime, campaign_id: int, subscriber_id: int) -> str:
@@ -67,6 +69,39 @@ def outgoing(
         # Unsigned, the SMTP payload comes stuffed from parts stuffed once per variant; a
         # DKIM signature covers the unstuffed message, so the transport stuffs that.
         None if rt.dkim is not None else personal.data,
+    )
+
+
+def campaign_outgoing(
+    rt: Runtime,
+    template: MessageTemplate,
+    *,
+    key: int,
+    campaign_id: int,
+    subscriber_id: int,
+    email: str,
+    name: str,
+    message_id: str | None = None,
+) -> Outgoing:
+    """A campaign's (or a test send's) message to one subscriber, its links signed late."""
+    return outgoing(
+        rt,
+        template,
+        key=key,
+        campaign_id=campaign_id,
+        subscriber_id=subscriber_id,
+        email=email,
+        recipient=functools.partial(
+            recipient_for,
+            signer=rt.signer,
+            org=rt.org,
+            public_url=rt.settings.public_url,
+            campaign_id=campaign_id,
+            subscriber_id=subscriber_id,
+            email=email,
+            name=name,
+            message_id=message_id,
+        ),
     )
 
 

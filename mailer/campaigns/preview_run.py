@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 
-from mailer.campaigns.links import recipient_for
-from mailer.campaigns.personal import deliver, outgoing
+from mailer.campaigns.personal import campaign_outgoing, deliver
 from mailer.campaigns.plan import audience
 from mailer.campaigns.run import template_for
 from mailer.errors import PermanentFailure, TemporaryFailure
@@ -123,23 +121,8 @@ def send_test(
     for key, (locale, version) in enumerate(variants):
         template = template_for(rt, 0, version, locale)
         messages.append(
-            outgoing(
-                rt,
-                template,
-                key=key,
-                campaign_id=0,
-                subscriber_id=0,
-                email=address,
-                recipient=functools.partial(
-                    recipient_for,
-                    signer=rt.signer,
-                    org=rt.org,
-                    public_url=rt.settings.public_url,
-                    campaign_id=0,
-                    subscriber_id=0,
-                    email=address,
-                    name="",
-                ),
+            campaign_outgoing(
+                rt, template, key=key, campaign_id=0, subscriber_id=0, email=address, name=""
             )
         )
     replies = deliver(rt, messages)

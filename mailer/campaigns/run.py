@@ -4,7 +4,6 @@ reply as it comes back."""
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import time
 from collections.abc import Iterator
@@ -13,8 +12,8 @@ from sqlalchemy import select
 
 from mailer.campaigns.audience import DIGEST, choose_version
 from mailer.campaigns.control import check_error_rate
-from mailer.campaigns.links import make_message_id, recipient_for
-from mailer.campaigns.personal import outgoing
+from mailer.campaigns.links import make_message_id
+from mailer.campaigns.personal import campaign_outgoing
 from mailer.campaigns.verdicts import MAX_ATTEMPTS, BatchResult, Verdicts, sender_note
 from mailer.compose import MessageTemplate, build_template
 from mailer.errors import NotFound
@@ -190,24 +189,15 @@ def _send_claimed(
                 message_id = make_message_id(rt.signer, rt.org, campaign_id, subscriber_id)
                 message_ids[subscriber_id] = message_id
                 offered.add(subscriber_id)
-                yield outgoing(
+                yield campaign_outgoing(
                     rt,
                     template,
                     key=subscriber_id,
                     campaign_id=campaign_id,
                     subscriber_id=subscriber_id,
                     email=email,
-                    recipient=functools.partial(
-                        recipient_for,
-                        signer=rt.signer,
-                        org=rt.org,
-                        public_url=rt.settings.public_url,
-                        campaign_id=campaign_id,
-                        subscriber_id=subscriber_id,
-                        email=email,
-                        name=name,
-                        message_id=message_id,
-                    ),
+                    name=name,
+                    message_id=message_id,
                 )
             queue = follow()
 
