@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 
 from sqlalchemy import select
@@ -161,45 +163,62 @@ def _send_claimed(
     verdicts = Verdicts(rt, campaign_id, result, deadline)
     started = time.monotonic()
 
-    def follow() -> list[tuple[int, str, str]]:
-        # Keep the connections busy: the campaign's next fresh rows, while time allows.
-        if time.monotonic() - started > FOLLOW_SECONDS or stop:
-            return []
-        more = deliveries.claim_fresh(
-            rt.db, campaign_id, rt.settings.batch_size, lease_seconds=rt.settings.lease_seconds
-        )
-        held.update(c[0] for c in more)
-        found = _skip_gone(rt, campaign_id, more, result)
-        people.update(found)
-        return [c for c in more if c[0] in found]
+    queue = deque(rows)  # rows to hand out, in order
+    following = [True]  # the campaign may have more fresh rows for this batch
+    claiming = threading.Lock()  # one claim at a time: a dry queue waits for the one running
+
+    def follow(*, needed: bool) -> None:
+        # Keep the connections busy: the campaign's next fresh rows, while time allows. The
+        # batch's thread takes them before the queue runs dry (`meanwhile`); a connection that
+        # finds it dry takes them itself (transports that send from the batch's thread).
+        if not needed and (len(queue) > rt.settings.batch_size // 2 or not following[0]):
+            return
+        with claiming:
+            if not following[0] or (needed and queue):
+                return
+            if time.monotonic() - started > FOLLOW_SECONDS or stop:
+                following[0] = False
+                return
+            more = deliveries.claim_fresh(
+                rt.db, campaign_id, rt.settings.batch_size, lease_seconds=rt.settings.lease_seconds
+            )
+            if not more:
+                following[0] = False
+                return
+            held.update(c[0] for c in more)
+            found = _skip_gone(rt, campaign_id, more, result)
+            people.update(found)
+            queue.extend(c for c in more if c[0] in found)
 
     def items() -> Iterator[Outgoing]:
         # Read by every connection's thread, one item at a time: the rate limits hold
         # across all of them.
-        queue = rows
-        while queue:
-            for subscriber_id, statement_id, locale in queue:
-                if subscriber_id in left:
-                    continue  # unsubscribed (or bounced, erased) while the batch ran
-                email, name, _ = people[subscriber_id]
-                template = template_for(rt, campaign_id, statement_id, locale)
-                rt.limiter.acquire(email.rpartition("@")[2])
-                if stop or verdicts.refused_us is not None:
+        while True:
+            if not queue:
+                follow(needed=True)
+                if not queue:
                     return
-                message_id = make_message_id(rt.signer, rt.org, campaign_id, subscriber_id)
-                message_ids[subscriber_id] = message_id
-                offered.add(subscriber_id)
-                yield campaign_outgoing(
-                    rt,
-                    template,
-                    key=subscriber_id,
-                    campaign_id=campaign_id,
-                    subscriber_id=subscriber_id,
-                    email=email,
-                    name=name,
-                    message_id=message_id,
-                )
-            queue = follow()
+            subscriber_id, statement_id, locale = queue.popleft()
+            if subscriber_id in left:
+                continue  # unsubscribed (or bounced, erased) while the batch ran
+            email, name, _ = people[subscriber_id]
+            template = template_for(rt, campaign_id, statement_id, locale)
+            rt.limiter.acquire(email.rpartition("@")[2])
+            if stop or verdicts.refused_us is not None:
+                return
+            message_id = make_message_id(rt.signer, rt.org, campaign_id, subscriber_id)
+            message_ids[subscriber_id] = message_id
+            offered.add(subscriber_id)
+            yield campaign_outgoing(
+                rt,
+                template,
+                key=subscriber_id,
+                campaign_id=campaign_id,
+                subscriber_id=subscriber_id,
+                email=email,
+                name=name,
+                message_id=message_id,
+            )
 
     done: set[int] = set()
     left: dict[int, str] = {}  # subscribers gone since the batch looked, not sent to yet
@@ -220,6 +239,7 @@ def _send_claimed(
         nonlocal looked
         recorder.fold_when_due()
         verdicts.apply()
+        follow(needed=False)
         if stop or time.monotonic() - looked < _CHECK_SECONDS:
             return
         looked = time.monotonic()
@@ -261,5 +281,7 @@ def _send_claimed(
             deliveries.give_back(
                 session, campaign_id, unsent, cancelled=reason == CampaignState.CANCELLED
             )
+        if reason is None:
+            result.retry.extend(unsent)  # never lost: the task queues them again
     if reason is not None:
         result.stopped = str(reason)
