@@ -155,11 +155,16 @@ def renew_leases(
     connection: Connection, campaign_id: int, ids: list[int], *, lease_seconds: float
 ) -> int:
     """sending -> sending, the lease moved on (the batch's heartbeat); returns the rows held."""
-    result = connection.execute(
-        update(Delivery)
-        .where(*_rows(campaign_id, ids, S.SENDING))
-        .values(lease_until=utcnow() + dt.timedelta(seconds=lease_seconds))
-    )
+    statement = update(Delivery).values(lease_until=utcnow() + dt.timedelta(seconds=lease_seconds))
+    wanted = _rows(campaign_id, ids, S.SENDING)
+    if connection.dialect.name == "sqlite":
+        statement = statement.where(*wanted)
+    else:
+        # Rows locked by the batch's own fold (being marked sent) are skipped: waiting for
+        # them while the fold waits for ours would deadlock two connections of one process.
+        locked = select(Delivery.id).where(*wanted).with_for_update(skip_locked=True)
+        statement = statement.where(Delivery.id.in_(locked.scalar_subquery()))
+    result = connection.execute(statement)
     connection.commit()
     return int(result.rowcount)
 

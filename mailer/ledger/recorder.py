@@ -9,12 +9,21 @@ import time
 from pathlib import Path
 
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 
 from mailer.ledger.journal import Journal, Mark, fold, journal_directory
 from mailer.store.db import Database
 from mailer.store.models import utcnow
 
 __all__ = ["FOLD_EVERY", "FOLD_SECONDS", "Recorder"]
+
+_TRANSIENT = {"40P01", "40001"}
+_RETRIES = 5
+
+
+def _sqlstate(exc: OperationalError) -> str:
+    return str(getattr(exc.orig, "sqlstate", "") or "")
+
 
 log = logging.getLogger("mailer.journal")
 
@@ -70,7 +79,18 @@ class Recorder:
 
     def _fold(self, marks: list[Mark]) -> None:
         try:
-            fold(self._ledger, marks)
+            for attempt in range(_RETRIES):
+                try:
+                    fold(self._ledger, marks)
+                    break
+                except OperationalError as exc:
+                    # PostgreSQL ends one side of a deadlock (40P01) or a serialization
+                    # conflict (40001) for the other to go on: the fold is idempotent, so
+                    # it is tried again.
+                    self._ledger.rollback()
+                    if _sqlstate(exc) not in _TRANSIENT or attempt == _RETRIES - 1:
+                        raise
+                    time.sleep(0.05 * (attempt + 1))
         except BaseException:
             with self._lock:  # kept: folded at the end, or replayed from the journal
                 self._marks[:0] = marks
