@@ -83,7 +83,7 @@ def test_killed_workers_lose_nothing_and_duplicate_at_most_once_per_connection(
         workdir.run("statements", "publish", "nso-export-licence-en", "--no-wait")
         for threshold in (300, 1000, 1700):
             smtp_server.wait_for(threshold, timeout=90)
-            kill_a_pool_process(worker)
+            kill_a_pool_process(worker, sending_to=smtp_server.port)
             kills += 1
         restarted = time.monotonic()
         status = _wait(workdir, lambda s: s["state"] == "done", timeout=150)
