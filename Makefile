@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test tools lint typecheck unit catalogs bench clean
+.PHONY: demo test tools lint typecheck unit catalogs bench bench-tools clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,9 +57,23 @@ catalogs: $(STAMP)
 clean:
 	rm -rf $(VENV) outbox previews .mailer mailer.db* .pytest_cache .mypy_cache .ruff_cache
 
-## bench: throughput against a naive sender and a raw SMTP ceiling, imports, follow-up counts (see README for figures)
-bench: $(STAMP)
-	$(BIN)/python bench/throughput.py
+## bench: throughput with a relay on loopback and 20 ms away, on SQLite and PostgreSQL, then imports, follow-up counts and bounce fetches (see README)
+bench: $(STAMP) bench-tools
+	$(BIN)/python bench/throughput.py --rtt-ms 0
+	$(BIN)/python bench/throughput.py --rtt-ms 20
+	$(BIN)/python bench/throughput.py --rtt-ms 0 --postgres
+	$(BIN)/python bench/throughput.py --rtt-ms 20 --postgres
 	$(BIN)/python bench/import.py --rows 1000000
 	$(BIN)/python bench/audience.py --subscribers 100000
 	$(BIN)/python bench/bounces.py --reports 2000
+
+## bench-tools: Postfix's smtp-sink (Debian package postfix), installed with Postfix left unconfigured
+bench-tools:
+	@if ! command -v smtp-sink >/dev/null 2>&1 && [ ! -x /usr/sbin/smtp-sink ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: installing postfix for smtp-sink (no system-wide configuration)"; \
+	    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null) || true; \
+	  fi; \
+	  command -v smtp-sink >/dev/null 2>&1 || [ -x /usr/sbin/smtp-sink ] || echo "make: smtp-sink missing: the bench uses an aiosmtpd sink"; \
+	fi

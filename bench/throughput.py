@@ -1,37 +1,43 @@
-"""End-to-end throughput of mailer against a naive sender and a raw SMTP ceiling, in one run.
+"""End-to-end throughput of mailer against a naive sender and a raw SMTP client, in one run.
 
-    .venv/bin/python bench/throughput.py [--subscribers 20000] [--sample 300]
+    .venv/bin/python bench/throughput.py [--subscribers 20000] [--rtt-ms 20] [--postgres]
 
 Runs a real campaign through a private Redis and `mailer worker` processes (concurrency =
-cores) into Postfix's smtp-sink on 127.0.0.1 (an aiosmtpd sink when Postfix is missing),
-and prints, in the same run: emails/s and CPU ms per email; the naive baseline (Jinja2 +
+cores, default settings) into Postfix's smtp-sink on 127.0.0.1 (an aiosmtpd sink when
+Postfix is missing); with `--rtt-ms N` the sink sits behind an asyncio proxy that delays
+every chunk by N/2 ms each way (a relay N ms away; this kernel has no netem). It prints, in
+the same run: emails/s and CPU ms per email; the raw client (pre-built bytes, pipelined,
+one message in flight on each of as many connections as mailer keeps: processes x
+MAILER_SMTP_CONNECTIONS), through the same proxy; at RTT 0 the naive baseline (Jinja2 +
 premailer + html2text + the email package per recipient, one connection, on a sample); the
-ceiling (pre-built bytes over persistent pipelined connections, one per core); the ratios;
-peak RSS of the planner and of each worker; the time to plan; publish-to-first-accept
-latency; and last one line of JSON.
+ratios; peak RSS of the planner and of each worker; the time to plan; publish-to-first-
+accept latency; and last one line of JSON. `--postgres` runs on a private schema of the
+PostgreSQL server at 127.0.0.1:5432 (database `test`), dropped afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import multiprocessing
 import os
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.proxy import DelayProxy  # noqa: E402
+from bench.raw import raw_client  # noqa: E402
 from bench.sinks import aiosmtpd_sink, smtp_sink  # noqa: E402
 from tests.processes import children  # noqa: E402
 from tests.servers import RedisServer, free_port  # noqa: E402
@@ -129,47 +135,6 @@ def naive_baseline(sample: int, smtp_port: int) -> float:
     return sample / elapsed
 
 
-def _pipelined_worker(port: int, payload: bytes, count: int, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    sock = socket.create_connection(("127.0.0.1", port))
-    reader = sock.makefile("rb")
-
-    def reply() -> bytes:
-        line = reader.readline()
-        while line[3:4] == b"-":
-            line = reader.readline()
-        return line
-
-    reply()
-    sock.sendall(b"EHLO bench\r\n")
-    reply()
-    start = time.perf_counter()
-    for i in range(count):
-        # RFC 2920: MAIL, RCPT and DATA in one write, their replies read together.
-        sock.sendall(b"MAIL FROM:<b@example.org>\r\nRCPT TO:<c%d@example.org>\r\nDATA\r\n" % i)
-        reply(), reply(), reply()
-        sock.sendall(payload + b"\r\n.\r\n")
-        reply()
-    queue.put(count / (time.perf_counter() - start))
-    sock.sendall(b"QUIT\r\n")
-    sock.close()
-
-
-def ceiling(port: int, payload: bytes, per_core: int) -> float:
-    """Pre-built bytes over one persistent pipelined connection per core."""
-    queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
-    cores = os.cpu_count() or 1
-    workers = [
-        multiprocessing.Process(target=_pipelined_worker, args=(port, payload, per_core, queue))
-        for _ in range(cores)
-    ]
-    for worker in workers:
-        worker.start()
-    rates = [queue.get(timeout=300) for _ in workers]
-    for worker in workers:
-        worker.join(30)
-    return sum(rates)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -186,8 +151,46 @@ def main() -> None:
         default=None,
         help="SQLAlchemy URL of an empty database/schema (default: a fresh SQLite file)",
     )
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="a private schema on the PostgreSQL server at 127.0.0.1:5432/test",
+    )
+    parser.add_argument(
+        "--rtt-ms", type=float, default=0.0, help="round trip to the relay (a delay proxy)"
+    )
     args = parser.parse_args()
+    if args.postgres:
+        with _postgres_schema() as url:
+            _bench(args, url)
+    else:
+        _bench(args, args.database)
+
+
+@contextlib.contextmanager
+def _postgres_schema() -> Iterator[str]:
+    import uuid
+
+    import psycopg
+
+    base = os.environ.get(
+        "MAILER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
+    admin = psycopg.connect(base.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+    schema = f"mailer_bench_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{base}?options=-csearch_path%3D{schema}"
+    finally:
+        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.close()
+
+
+def _bench(args: argparse.Namespace, database: str | None) -> None:
+    from mailer.config import SMTP_CONNECTIONS
+
     cores = os.cpu_count() or 1
+    connections = cores * SMTP_CONNECTIONS
     with tempfile.TemporaryDirectory(prefix="mailer-bench-") as tmp_name:
         tmp = Path(tmp_name)
         redis = RedisServer().start()
@@ -203,7 +206,9 @@ def main() -> None:
                 stacklevel=1,
             )
             sink = aiosmtpd_sink(port)
-        env = _env(tmp, redis.url, port, args.database)
+        proxy = DelayProxy.start(free_port(), port, args.rtt_ms) if args.rtt_ms > 0 else None
+        relay = proxy.port if proxy else port
+        env = _env(tmp, redis.url, relay, database)
         try:
             people = tmp / "people.csv"
             _people(people, args.subscribers)
@@ -236,37 +241,49 @@ def main() -> None:
                     )
                 )
                 return
-            payload = tmp / "payload.eml"
-            figures = _campaign(env, tmp, cores, args.subscribers)
+            figures = _campaign(env, tmp, cores, args.subscribers, relay)
             figures["first_accept_embedded_s"] = _embedded_latency(env, tmp)
-            sample = min(args.sample, args.subscribers)
-            naive = naive_baseline(sample, port)
+            naive = naive_baseline(min(args.sample, args.subscribers), port) if not proxy else 0.0
             payload_bytes = _one_message(env)
-            payload.write_bytes(payload_bytes)
-            top = ceiling(port, payload_bytes, max(2000, args.subscribers // cores // 2))
+            # The raw client keeps as many connections busy as mailer had open at most.
+            connections = max(cores, figures["mailer_connections"])
+            top = raw_client(
+                relay, payload_bytes, connections=connections, messages=args.subscribers
+            )
         finally:
+            if proxy is not None:
+                proxy.stop()
             sink.stop()
             redis.stop()
     figures.update(
         {
+            "rtt_ms": args.rtt_ms,
+            "database": "postgresql" if database and "postgresql" in database else "sqlite",
+            "connections": connections,
             "naive_per_s": round(naive, 1),
             "ceiling_per_s": round(top, 1),
-            "mailer_vs_naive": round(figures["emails_per_s"] / naive, 1),
+            "mailer_vs_naive": round(figures["emails_per_s"] / naive, 1) if naive else None,
             "mailer_vs_ceiling": round(figures["emails_per_s"] / top, 2),
         }
+    )
+    print(
+        f"relay                 RTT {args.rtt_ms:g} ms, {figures['database']}, {cores} worker processes,"
+        f" MAILER_SMTP_CONNECTIONS {SMTP_CONNECTIONS}: mailer had {figures['mailer_connections']}"
+        " connections open at most"
     )
     print(f"recipients            {figures['recipients']:,} (email size {figures['email_kb']} KB)")
     print(
         f"end to end            {figures['emails_per_s']:,.0f} emails/s, {figures['cpu_ms_per_email']:.2f} CPU ms per email"
     )
+    if naive:
+        print(
+            f"naive baseline        {naive:,.0f} emails/s (per-recipient Jinja2 + premailer + html2text + email, one connection)"
+        )
+        print(f"mailer / naive        {figures['mailer_vs_naive']} x")
     print(
-        f"naive baseline        {naive:,.0f} emails/s (per-recipient Jinja2 + premailer + html2text + email, one connection)"
+        f"raw client (ceiling)  {top:,.0f} emails/s (pre-built bytes, pipelined, {connections} connections, one message in flight each)"
     )
-    print(
-        f"ceiling               {top:,.0f} emails/s (pre-built bytes, pipelined, {cores} connections)"
-    )
-    print(f"mailer / naive        {figures['mailer_vs_naive']} x")
-    print(f"mailer / ceiling      {figures['mailer_vs_ceiling']} x")
+    print(f"mailer / raw client   {figures['mailer_vs_ceiling']} x")
     print(
         f"plan                  {figures['plan_s']:.2f} s, planner peak RSS {figures['planner_rss_mb']:.0f} MB"
     )
@@ -305,7 +322,23 @@ def _plan(env: dict[str, str]) -> tuple[Any, Any, float, float]:
     return rt, campaign, plan_s, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _campaign(env: dict[str, str], tmp: Path, cores: int, count: int) -> dict:  # type: ignore[type-arg]
+def _established(port: int) -> int:
+    """TCP connections established to 127.0.0.1:port right now (from /proc/net/tcp)."""
+    wanted = f":{port:04X}"
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[1].endswith(wanted) and fields[3] == "01":
+                count += 1
+    return count
+
+
+def _campaign(env: dict[str, str], tmp: Path, cores: int, count: int, port: int) -> dict:  # type: ignore[type-arg]
     """Plan in this process (timed, RSS), then let `mailer worker` processes send it."""
     from mailer.campaigns.status import campaign_status
     from mailer.store.models import Campaign
@@ -330,7 +363,9 @@ def _campaign(env: dict[str, str], tmp: Path, cores: int, count: int) -> dict:  
     start = time.perf_counter()
     start_campaign.delay(campaign.id)
     peaks: dict[int, float] = {}
+    in_flight = 0  # the most connections mailer had open to the relay at once
     while True:
+        in_flight = max(in_flight, _established(port))
         for pid in [worker.pid, *children(worker.pid)]:
             peaks[pid] = max(peaks.get(pid, 0.0), _rss_mb(pid))
         # Only the state while it runs: counting the ledger would take CPU from the workers.
@@ -358,6 +393,7 @@ def _campaign(env: dict[str, str], tmp: Path, cores: int, count: int) -> dict:  
         "planner_rss_mb": round(planner_rss),
         "workers_rss_mb": [round(v) for v in peaks.values() if v],
         "first_accept_s": first_accept,
+        "mailer_connections": in_flight,
     }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import binascii
 import dataclasses
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -17,7 +18,8 @@ from email.utils import formataddr, formatdate
 
 from mailer.render.personalise import Compiled
 from mailer.render.variant import RenderedEmail
-from mailer.transport.base import DATA_END, dot_stuffed
+from mailer.transport.address import ascii_address
+from mailer.transport.wire import DATA_END, dot_stuffed
 
 __all__ = ["MessageTemplate", "Recipient", "build_template"]
 
@@ -38,11 +40,35 @@ class Recipient:
     confirm_url: str = ""
 
 
-def _encode(value: str) -> str:
-    # RFC 2047 encoded-words only when needed, folded at 78 (RFC 5322 2.1.1).
-    if value.isascii():
-        return value
-    return Header(value, "utf-8", maxlinelen=76).encode(linesep="\r\n")
+# C0 controls, DEL and C1 controls: never copied into a header (NUL, ESC, a bare CR or LF
+# would end it or inject another: RFC 5322 2.2 allows none of them).
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_WORD = 70  # an ASCII word longer than this cannot be folded at a space: it is encoded
+
+
+def clean(value: str) -> str:
+    """A header value without control characters (each run becomes one space)."""
+    return _CONTROLS.sub(" ", value).strip()
+
+
+def _encode(value: str, name: str) -> str:
+    """A header value that is valid whatever its length: plain ASCII folded at spaces to 78
+    columns (RFC 5322 2.1.1, 2.2.3), else RFC 2047 encoded-words, which may break anywhere."""
+    value = clean(value)
+    words = value.split(" ")
+    if value.isascii() and "=?" not in value and all(len(w) <= _WORD for w in words):
+        lines: list[str] = []
+        line = ""
+        for word in words:
+            room = 76 - (len(name) + 2 if not lines else 0)  # "Name: " on the first line
+            if line and len(line) + 1 + len(word) > room:
+                lines.append(line)
+                line = word
+            else:
+                line = f"{line} {word}" if line else word
+        lines.append(line)
+        return "\r\n ".join(lines)
+    return Header(value, "utf-8", maxlinelen=76, header_name=name).encode(linesep="\r\n")
 
 
 _date_cache: tuple[int, str] = (0, "")
@@ -58,7 +84,15 @@ def _now_header() -> str:
 
 
 def _phrase_address(name: str, address: str) -> str:
-    return formataddr((name, address), charset="utf-8") if name else address
+    """`Name <address>`: an IDN domain as its A-label (valid on any relay); a UTF-8 local part
+    as UTF-8, which only travels with SMTPUTF8 (RFC 6532)."""
+    address = ascii_address(address) or address
+    name = clean(name)
+    if not name:
+        return address
+    if address.isascii():
+        return formataddr((name, address), charset="utf-8")
+    return f"{formataddr((name, 'x@x'), charset='utf-8')[: -len('<x@x>')]}<{address}>"
 
 
 def _qp(text: str) -> bytes:
@@ -79,12 +113,42 @@ def _qp(text: str) -> bytes:
 
 
 SOFT_BREAK = b"=" + CRLF  # a quoted-printable soft line break decodes to nothing (RFC 2045 6.7)
+_QP_LINE = 76  # RFC 2045 6.7 (5): encoded lines are at most 76 characters, "=" included
+
+
+def _cut(line: bytes, limit: int) -> list[bytes]:
+    """An encoded line cut by soft breaks into lines of at most `limit` characters (never
+    inside an "=XX" escape)."""
+    pieces = []
+    while len(line) > limit:
+        cut = _QP_LINE - 1
+        if line[cut - 1 : cut] == b"=":
+            cut -= 1
+        elif line[cut - 2 : cut - 1] == b"=":
+            cut -= 2
+        pieces.append(line[:cut] + b"=")
+        line = line[cut:]
+    pieces.append(line)
+    return pieces
+
+
+def _soft_closed(encoded: bytes) -> bytes:
+    """Encoded text closed by a soft line break, every line at most 76 characters with it.
+
+    binascii.b2a_qp can end a line at 78 (a trailing space encoded as "=20" after its length
+    check), and the closing "=" adds one to a last line of 76: those lines are cut again."""
+    lines = encoded.split(CRLF)
+    if max(map(len, lines)) < _QP_LINE:
+        return encoded + SOFT_BREAK
+    out = [piece for line in lines[:-1] for piece in _cut(line, _QP_LINE)]
+    out.extend(_cut(lines[-1], _QP_LINE - 1))
+    return CRLF.join(out) + SOFT_BREAK
 
 
 def _qp_segments(compiled: Compiled) -> tuple[bytes, ...]:
     """The constant parts of a variant, quoted-printable encoded once, each closed by a soft
     line break, so that a recipient's values are encoded alone and slotted in between."""
-    return tuple(_qp(part) + SOFT_BREAK for part in compiled.parts)
+    return tuple(_soft_closed(_qp(part)) for part in compiled.parts)
 
 
 def _fill_qp(
@@ -95,7 +159,7 @@ def _fill_qp(
 ) -> bytes:
     out = [segments[0]]
     for field, segment in zip(compiled.fields, segments[1:], strict=True):
-        out.append(finish(_qp(compiled.escape(values[field]))) + SOFT_BREAK)
+        out.append(finish(_soft_closed(_qp(compiled.escape(values[field])))))
         out.append(segment)
     return b"".join(out)
 
@@ -219,8 +283,8 @@ def build_template(
     boundary = f"=_mailer_{secrets.token_hex(12)}"
     head_lines = [
         f"From: {_phrase_address(sender_name, sender_address)}",
-        f"Subject: {_encode(variant.subject)}",
-        f"List-Id: {_encode(list_name)} <{list_id}>",  # RFC 2919
+        f"Subject: {_encode(variant.subject, 'Subject')}",
+        f"List-Id: {_encode(list_name, 'List-Id')} <{list_id}>",  # RFC 2919
         "List-Unsubscribe-Post: List-Unsubscribe=One-Click",  # RFC 8058
         f"Content-Language: {variant.lang}",  # RFC 3282
         f"X-Mailer-Campaign: {campaign_id}",
@@ -232,7 +296,7 @@ def build_template(
         f'Content-Type: multipart/alternative; boundary="{boundary}"',
     ]
     if reply_to:
-        head_lines.insert(1, f"Reply-To: {reply_to}")
+        head_lines.insert(1, f"Reply-To: {clean(reply_to)}")
     if not list_headers:
         # A transactional message (a confirmation): no list headers, no bulk marking.
         head_lines = [

@@ -108,12 +108,14 @@ def _transport(settings: Settings) -> Check:
     if url.startswith("memory:"):
         return Check("transport", True, "memory (tests only)")
     from mailer.transport.factory import parse_smtp_url
-    from mailer.transport.smtp import SMTPTransport
+    from mailer.transport.smtp import SMTPConnection
 
     smtp = parse_smtp_url(url)
-    transport = SMTPTransport(smtp)
+    transport = SMTPConnection(smtp)
     try:
-        transport._connection()  # connect, EHLO, STARTTLS and AUTH as configured; sends nothing
+        refused = transport.open()  # connect, EHLO, STARTTLS and AUTH as configured; sends nothing
+        if refused is not None:
+            return Check("smtp", False, f"{smtp.host}:{smtp.port}: {refused}")
     except MailerError as exc:
         return Check("smtp", False, f"{smtp.host}:{smtp.port}: {exc}")
     except (TimeoutError, OSError, smtplib.SMTPException) as exc:

@@ -52,7 +52,8 @@ def build_runtime(
         settings=settings,
         org=org,
         db=db,
-        transport=transport or open_transport(settings.transport_url),
+        transport=transport
+        or open_transport(settings.transport_url, connections=settings.smtp_connections),
         signer=TokenSigner(settings.secret_key, installation=installation_id(db)),
         limiter=open_limiter(
             broker_url=settings.broker_url,

@@ -66,11 +66,35 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def kill_a_pool_process(worker: subprocess.Popen[str], timeout: float = 20) -> int:
-    """SIGKILL one of the worker's pool processes (the parent forks a new one)."""
+def _talks_to(pid: int, port: int) -> bool:
+    """True when the process holds a TCP connection to 127.0.0.1:port."""
+    try:
+        inodes = {
+            os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1]
+            for fd in os.listdir(f"/proc/{pid}/fd")
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:[")
+        }
+    except OSError:
+        return False
+    wanted = f":{port:04X}"
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[2].endswith(wanted) and fields[9] in inodes:
+            return True
+    return False
+
+
+def kill_a_pool_process(
+    worker: subprocess.Popen[str], timeout: float = 20, *, sending_to: int | None = None
+) -> int:
+    """SIGKILL one of the worker's pool processes (the parent forks a new one); with
+    `sending_to`, one that has a connection to that SMTP port open: a process in the middle
+    of a batch, never the embedded beat (which nothing would restart)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         pool = children(worker.pid)
+        if sending_to is not None:
+            pool = [pid for pid in pool if _talks_to(pid, sending_to)]
         if pool:
             os.kill(pool[0], signal.SIGKILL)
             return pool[0]

@@ -59,6 +59,24 @@ class RecordingHandler:
 
     # (address) -> None (accept), the reply refusing that recipient at RCPT, or "DROP".
     refuse_rcpt: Callable[[str], str | None] | None = None
+    # (address) -> None (accept) or the reply refusing that sender at MAIL FROM.
+    refuse_mail: Callable[[str], str | None] | None = None
+    # Connections at once beyond which a new one is refused at the greeting (421), as relays do.
+    max_connections: int | None = None
+    active: int = 0
+    most_active: int = 0  # the most connections open at once
+    in_data: int = 0
+    most_in_data: int = 0  # the most messages the server was storing at once
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        answer = self.refuse_mail(address) if self.refuse_mail is not None else None
+        if answer is not None:
+            return answer
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
@@ -81,6 +99,16 @@ class RecordingHandler:
         return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            self.in_data += 1
+            self.most_in_data = max(self.most_in_data, self.in_data)
+        try:
+            return await self._data(server, envelope)
+        finally:
+            with self.lock:
+                self.in_data -= 1
+
+    async def _data(self, server: Any, envelope: Any) -> str:
         if self.delay:
             await asyncio.sleep(self.delay)
         with self.lock:
@@ -111,10 +139,30 @@ class _CountingController(Controller):  # type: ignore[misc]
         handler = self.handler
 
         class CountingSMTP(SMTP):  # type: ignore[misc]
+            refused = False
+
             def connection_made(self, transport: Any) -> None:
                 with handler.lock:
                     handler.connections += 1
+                    full = (
+                        handler.max_connections is not None
+                        and handler.active >= handler.max_connections
+                    )
+                    if not full:
+                        handler.active += 1
+                        handler.most_active = max(handler.most_active, handler.active)
+                if full:
+                    self.refused = True
+                    transport.write(b"421 4.7.0 Too many concurrent SMTP connections\r\n")
+                    transport.close()
+                    return
                 super().connection_made(transport)
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                if not self.refused:
+                    with handler.lock:
+                        handler.active -= 1
+                    super().connection_lost(exc)
 
         return CountingSMTP(self.handler, **self.SMTP_kwargs)
 
@@ -122,11 +170,15 @@ class _CountingController(Controller):  # type: ignore[misc]
 class SMTPServer:
     """aiosmtpd in a thread on 127.0.0.1 and a free port."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, smtputf8: bool = False) -> None:
         self.handler = RecordingHandler()
         self.port = free_port()
         self.controller = _CountingController(
-            self.handler, hostname="127.0.0.1", port=self.port, data_size_limit=None
+            self.handler,
+            hostname="127.0.0.1",
+            port=self.port,
+            data_size_limit=None,
+            enable_SMTPUTF8=smtputf8,
         )
 
     @property

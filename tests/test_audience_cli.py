@@ -140,7 +140,9 @@ def test_unsubscribing_during_a_campaign_stops_that_email(
     workdir: Workdir, redis_server: RedisServer, smtp_server: SMTPServer, tmp_path: Path
 ) -> None:
     configure_for(workdir, redis_server, smtp_server, db=2)
-    workdir.env["MAILER_BATCH_SIZE"] = "10"
+    # Ten a second: the campaign is still running when the unsubscribe lands (unlimited, the
+    # sixty messages would all be in flight at once before the command even starts).
+    workdir.env.update({"MAILER_BATCH_SIZE": "10", "MAILER_RATE_LIMIT": "10"})
     people = tmp_path / "people.csv"
     people.write_text(
         "email,locale\n" + "".join(f"p{i:03d}@example.org,en\n" for i in range(60)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import smtplib
 
 import pytest
@@ -9,9 +10,9 @@ import pytest
 from mailer.compose import MessageTemplate, Recipient, build_template
 from mailer.render.personalise import Slots, compile_template
 from mailer.render.variant import RenderedEmail
-from mailer.transport.base import Outgoing, SendResult
+from mailer.transport.base import Outgoing
 from mailer.transport.factory import parse_smtp_url
-from mailer.transport.smtp import SMTPTransport
+from mailer.transport.smtp import SMTPConnection
 from tests.messages import example_org
 from tests.servers import SMTPServer
 
@@ -109,10 +110,10 @@ def test_stuffed_data_arrives_as_built(smtp_server: SMTPServer) -> None:
         )
         for index, recipient in enumerate(RECIPIENTS)
     ]
-    transport = SMTPTransport(parse_smtp_url(smtp_server.url))
+    transport = SMTPConnection(parse_smtp_url(smtp_server.url))
     outcomes = list(transport.send_many(items))
     transport.close()
-    assert all(isinstance(o, SendResult) for _, o in outcomes)
+    assert all(o.code == 250 for _, o in outcomes)
     received = [e.data for e in smtp_server.handler.received]
     # The server undoes the stuffing: what it stores is exactly the unstuffed message.
     assert received == [item.build() for item in items]
@@ -135,3 +136,94 @@ def test_quoted_printable_shortcut_matches_binascii() -> None:
     for value in values:
         expected = binascii.b2a_qp(value.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
         assert _qp(value) == expected, value
+
+
+def _random_template(generator: random.Random) -> tuple[MessageTemplate, str, str]:
+    alphabet = "ab. =\t?&/:_-é€x" + "y" * 10
+    text = "".join(generator.choice(alphabet + "\n") for _ in range(generator.randrange(0, 400)))
+    html = "".join(generator.choice(alphabet) for _ in range(generator.randrange(0, 400)))
+    text = text + f"{token('greeting')}" + text[:90] + f"{token('unsubscribe_url')}\n"
+    html = html + f'<a href="{token("view_url")}">' + html[:120] + "</a>\n"
+    return _template(text, html), text, html
+
+
+def test_quoted_printable_lines_never_pass_76_characters() -> None:
+    # RFC 2045 6.7 (5): a random body and random personal values, encoded piece by piece, must
+    # never make a line of 77 or 78 characters where two pieces meet.
+    import random
+    from email import message_from_bytes, policy
+
+    generator = random.Random(15)
+    for _ in range(300):
+        template, _, _ = _random_template(generator)
+        link = "".join(generator.choice("ab.=é/") for _ in range(generator.randrange(0, 200)))
+        recipient = _recipient("Zoë " + "é" * generator.randrange(0, 40), link)
+        message = template.build(recipient, date="Mon, 30 Nov 2026 12:00:00 +0000")
+        body = message.split(b"\r\n\r\n", 1)[1]
+        longest = max(len(line) for line in body.split(b"\r\n"))
+        assert longest <= 76, longest
+        parsed = message_from_bytes(message, policy=policy.default)
+        html = parsed.get_body(("html",)).get_content()  # type: ignore[union-attr]
+        assert link.replace("&", "&amp;") in html or link in html
+
+
+def test_headers_carry_no_control_characters_and_long_subjects_are_folded() -> None:
+    from email import message_from_bytes, policy
+
+    variant = RenderedEmail(
+        kind="alert",
+        locale="en",
+        lang="en",
+        subject="Breaking\x00 news\x1b[31m\r\nBcc: victim@example.org " + "word " * 300,
+        html=compile_template("<p>x</p>\n", html=True, slots=SLOTS),
+        text=compile_template("x\n", html=False, slots=SLOTS),
+        greeting_named="Hello \x00,",
+        greeting_plain="Hello,",
+    )
+    org = example_org()
+    template = build_template(
+        variant,
+        sender_name="Org\r\nBcc: x@example.org",
+        sender_address=org.from_address,
+        envelope_from=org.envelope_from,
+        list_name=org.name,
+        list_id=org.list_id,
+        campaign_id=4,
+    )
+    recipient = Recipient(email="zoë@exämple.org", name="Zoë\x1b\x07", message_id="<m@x>")
+    message = template.build(recipient, date="Mon, 30 Nov 2026 12:00:00 +0000")
+    head = message.split(b"\r\n\r\n", 1)[0]
+    assert not any(c in head for c in b"\x00\x1b\x07")
+    assert all(len(line) <= 998 for line in head.split(b"\r\n"))
+    assert max(len(line) for line in head.split(b"\r\n") if line[:1] not in b" \t") <= 998
+    parsed = message_from_bytes(message, policy=policy.default)
+    assert parsed["Bcc"] is None
+    assert str(parsed["Subject"]).startswith("Breaking  news [31m Bcc: victim@example.org word")
+    assert str(parsed["Subject"]).count("word") == 300
+    # A very long unbreakable title still makes a valid, folded header.
+    long_word = RenderedEmail(
+        kind="alert",
+        locale="en",
+        lang="en",
+        subject="x" * 3000,
+        html=variant.html,
+        text=variant.text,
+        greeting_named="Hello,",
+        greeting_plain="Hello,",
+    )
+    other = build_template(
+        long_word,
+        sender_name="Org",
+        sender_address=org.from_address,
+        envelope_from=org.envelope_from,
+        list_name=org.name,
+        list_id=org.list_id,
+        campaign_id=4,
+    ).build(recipient, date="Mon, 30 Nov 2026 12:00:00 +0000")
+    other_head = other.split(b"\r\n\r\n", 1)[0]
+    subject = other_head.split(b"\r\nSubject: ", 1)[1].split(b"\r\n")
+    folded = [b"Subject: " + subject[0]] + [line for line in subject[1:] if line[:1] == b" "]
+    assert len(folded) > 40 and all(len(line) <= 78 for line in folded)  # RFC 5322 2.1.1
+    assert str(message_from_bytes(other, policy=policy.default)["Subject"]) == "x" * 3000
+    # The UTF-8 local part stays UTF-8 (it only travels with SMTPUTF8); the name is encoded.
+    assert "zoë@exämple.org".encode() in head and b"Zo\xc3\xab\x1b" not in head

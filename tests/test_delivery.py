@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,12 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from mailer.config import load_settings
 from mailer.dkim_sign import Signer
-from mailer.errors import ConfigError, TemporaryFailure
+from mailer.errors import ConfigError
+from mailer.transport.base import Outgoing
+from mailer.transport.classify import Blame, Outcome, Stage, judge
 from mailer.transport.factory import parse_smtp_url
-from mailer.transport.ratelimit import NoLimit, RedisBucket, open_limiter
-from mailer.transport.smtp import SMTPTransport
+from mailer.transport.ratelimit import LocalBucket, NoLimit, RedisBucket, open_limiter
+from mailer.transport.smtp import SMTPConnection
 from tests.messages import sample_message
 from tests.servers import RecordingHandler, RedisServer, free_port
 
@@ -171,26 +174,25 @@ def test_tls_and_auth(tmp_path: Path, mode: str) -> None:
         scheme = "smtps"
     controller.start()
     try:
-        good = SMTPTransport(
+        item = Outgoing(1, "a@example.org", "b@example.org", lambda: MESSAGE)
+        good = SMTPConnection(
             parse_smtp_url(f"{scheme}://relay:s3cret%3Apw@127.0.0.1:{port}?verify=false&timeout=5")
         )
-        assert (
-            good.send(
-                envelope_from="a@example.org", recipient="b@example.org", message=MESSAGE
-            ).code
-            == 250
-        )
+        assert good.send(item).code == 250
         good.close()
-        bad = SMTPTransport(
+        bad = SMTPConnection(
             parse_smtp_url(f"{scheme}://relay:wrong@127.0.0.1:{port}?verify=false&timeout=5")
         )
-        with pytest.raises(TemporaryFailure, match="authentication refused"):
-            bad.send(envelope_from="a@example.org", recipient="b@example.org", message=MESSAGE)
-        strict = SMTPTransport(
+        refused = bad.send(item)
+        # Our credentials, not the recipient: the campaign pauses, nobody is suppressed.
+        assert (refused.stage, refused.code) == (Stage.CONNECT, 535)
+        verdict = judge(refused)
+        assert (verdict.outcome, verdict.blame) == (Outcome.PERMANENT, Blame.SENDER)
+        strict = SMTPConnection(
             parse_smtp_url(f"{scheme}://relay:s3cret%3Apw@127.0.0.1:{port}?timeout=5")
         )
-        with pytest.raises(TemporaryFailure):  # a self-signed certificate is refused by default
-            strict.send(envelope_from="a@example.org", recipient="b@example.org", message=MESSAGE)
+        untrusted = strict.send(item)  # a self-signed certificate is refused by default
+        assert untrusted.stage is Stage.CONNECT and judge(untrusted).outcome is Outcome.TEMPORARY
     finally:
         controller.stop()
     assert len(handler.received) == 1
@@ -208,6 +210,47 @@ def test_the_shared_rate_limit_holds_across_clients(redis_server: RedisServer) -
     for _ in range(40):
         first.acquire("example.org")
         second.acquire("example.org")
-    # 80 tokens at 40/s from one shared bucket (40 to start with): at least a second.
-    assert time.monotonic() - start >= 0.9
+    # 80 tokens at 40/s from one shared bucket: two seconds, less the first token.
+    assert time.monotonic() - start >= 1.9
     assert isinstance(open_limiter(broker_url="redis://x", rate=0, domain_rate=0), NoLimit)
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("kind", ["redis", "local"])
+def test_the_first_second_lets_no_more_than_the_limit_through(
+    redis_server: RedisServer, kind: str
+) -> None:
+    # Issue #17: a fresh bucket let twice the limit through in its first second.
+    rate = 25.0
+    if kind == "redis":
+        client = redis.Redis.from_url(f"redis://127.0.0.1:{redis_server.port}/10")
+        client.flushdb()
+        limiters: list[Any] = [
+            RedisBucket(
+                redis.Redis.from_url(f"redis://127.0.0.1:{redis_server.port}/10"),
+                rate=rate,
+                domain_rate=rate,
+            )
+            for _ in range(4)
+        ]
+    else:
+        shared = LocalBucket(rate)
+        limiters = [shared] * 4
+    times: list[float] = []
+    lock = threading.Lock()
+    start = time.monotonic()
+
+    def take(limiter: Any) -> None:
+        while time.monotonic() - start < 2.0:
+            limiter.acquire("example.org")
+            with lock:
+                times.append(time.monotonic() - start)
+
+    threads = [threading.Thread(target=take, args=(limiter,)) for limiter in limiters]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    first_second = sum(1 for t in times if t < 1.0)
+    assert rate - 3 <= first_second <= rate + 1
+    assert len([t for t in times if t < 2.0]) <= 2 * rate + 1

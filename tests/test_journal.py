@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from mailer.campaigns.journal import Journal, Mark, fold, replay_orphans
+from mailer.ledger.journal import Journal, Mark, fold, replay_orphans
 from mailer.store.db import Database, open_database
 from mailer.store.models import Campaign, Delivery, Subscriber, utcnow
 
@@ -92,7 +92,7 @@ def test_a_killed_process_journal_is_replayed(tmp_path: Path) -> None:
         import os, signal, sys
         from pathlib import Path
         sys.path.insert(0, {str(ROOT)!r})
-        from mailer.campaigns.journal import Journal, Mark
+        from mailer.ledger.journal import Journal, Mark
         from mailer.store.models import utcnow
         journal = Journal(Path({str(tmp_path / "journal")!r}))
         for i in {ids[:2]!r}:

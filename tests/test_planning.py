@@ -7,8 +7,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from mailer.campaigns.control import cancel
-from mailer.campaigns.plan import create_campaign, finish_if_complete, plan, plan_pages
+from mailer.campaigns.plan import create_campaign, plan, plan_pages
 from mailer.config import load_settings
+from mailer.ledger.campaigns import finish as finish_if_complete
 from mailer.runtime import Runtime, build_runtime
 from mailer.statements import parse_file
 from mailer.statements.repository import save
@@ -121,7 +122,7 @@ def test_a_batch_finds_its_rows_by_subscriber_not_by_scanning_the_campaign(
     # of the campaign (quadratic over a million-recipient campaign).
     from sqlalchemy import select, text
 
-    from mailer.campaigns.run import claimable
+    from mailer.ledger.deliveries import claimable
 
     rt, campaign_id = _runtime(f"sqlite:///{tmp_path}/mailer.db", tmp_path)
     plan(rt.db, rt.org, campaign_id)

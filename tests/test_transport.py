@@ -1,4 +1,4 @@
-"""Transports and reply classification, against a real aiosmtpd server."""
+"""Transports against a real aiosmtpd server: one connection's stream, the pool, replies as values."""
 
 from __future__ import annotations
 
@@ -10,106 +10,90 @@ from pathlib import Path
 import pytest
 
 from mailer.config import load_settings
-from mailer.errors import ConfigError, PermanentFailure, TemporaryFailure
-from mailer.transport import Outcome, classify, open_transport
-from mailer.transport.base import Outgoing, SendResult
+from mailer.errors import ConfigError
+from mailer.transport import open_transport
+from mailer.transport.base import Outgoing, deliver_one
+from mailer.transport.classify import Reply, Stage
 from mailer.transport.factory import parse_smtp_url
 from mailer.transport.maildir import MaildirTransport
 from mailer.transport.memory import MemoryTransport
-from mailer.transport.smtp import SMTPTransport
+from mailer.transport.smtp import SMTPConnection
 from tests.servers import SMTPServer
 
 MESSAGE = b"From: a@example.org\r\nTo: b@example.org\r\nSubject: hi\r\n\r\nhello\r\n"
 
 
-@pytest.mark.parametrize(
-    ("code", "text", "outcome"),
-    [
-        (250, "2.0.0 OK", Outcome.SENT),
-        (451, "4.3.0 try later", Outcome.TEMPORARY),
-        (450, "4.2.1 mailbox busy", Outcome.TEMPORARY),
-        (421, "4.7.0 too many connections", Outcome.THROTTLED),
-        (451, "4.7.1 rate limited", Outcome.THROTTLED),
-        (454, "4.7.0 TLS not available", Outcome.THROTTLED),
-        (452, "4.5.3 too many recipients, slow down", Outcome.THROTTLED),
-        (552, "5.2.2 mailbox full", Outcome.TEMPORARY),
-        (550, "5.1.1 no such user", Outcome.PERMANENT),
-        (554, "5.7.1 rejected", Outcome.PERMANENT),
-        (None, "", Outcome.TEMPORARY),
-    ],
-)
-def test_classify(code: int | None, text: str, outcome: Outcome) -> None:
-    assert classify(code, text) is outcome
+def _one(index: int, message: bytes = MESSAGE) -> Outgoing:
+    return Outgoing(index, "a@example.org", f"r{index}@example.org", lambda: message)
+
+
+def accepted(reply: object) -> bool:
+    return isinstance(reply, Reply) and reply.code == 250
 
 
 def test_smtp_keeps_one_connection_for_many_messages(smtp_server: SMTPServer) -> None:
-    transport = SMTPTransport(parse_smtp_url(smtp_server.url))
+    transport = SMTPConnection(parse_smtp_url(smtp_server.url))
     for index in range(25):
-        result = transport.send(
-            envelope_from="bounces@example.org", recipient=f"r{index}@example.org", message=MESSAGE
-        )
-        assert result.code == 250
+        assert accepted(transport.send(_one(index)))
     transport.close()
     assert len(smtp_server.handler.received) == 25
     assert smtp_server.handler.connections == 1
 
 
 def test_smtp_reconnects_after_the_server_drops_the_connection(smtp_server: SMTPServer) -> None:
-    transport = SMTPTransport(parse_smtp_url(smtp_server.url))
-    transport.send(envelope_from="a@example.org", recipient="one@example.org", message=MESSAGE)
+    transport = SMTPConnection(parse_smtp_url(smtp_server.url))
+    transport.send(_one(1))
     assert transport._conn is not None
     transport._conn.sock.shutdown(socket.SHUT_RDWR)  # the line drops, as when a relay restarts
-    transport.send(envelope_from="a@example.org", recipient="two@example.org", message=MESSAGE)
+    transport.send(_one(2))
     transport.close()
     assert [r.rcpt_tos for r in smtp_server.handler.received] == [
-        ["one@example.org"],
-        ["two@example.org"],
+        ["r1@example.org"],
+        ["r2@example.org"],
     ]
     assert smtp_server.handler.connections == 2
 
 
 def test_smtp_rotates_connections_after_the_maximum(smtp_server: SMTPServer) -> None:
-    transport = SMTPTransport(parse_smtp_url(smtp_server.url + "&max_per_connection=4"))
+    transport = SMTPConnection(parse_smtp_url(smtp_server.url + "&max_per_connection=4"))
     for index in range(10):
-        transport.send(
-            envelope_from="a@example.org", recipient=f"r{index}@example.org", message=MESSAGE
-        )
+        transport.send(_one(index))
     transport.close()
     assert smtp_server.handler.connections == 3
 
 
-def test_smtp_replies_are_classified(smtp_server: SMTPServer) -> None:
-    replies = iter(["451 4.3.0 try again later", "550 5.1.1 no such user"])
+def test_smtp_replies_are_values_with_their_stage(smtp_server: SMTPServer) -> None:
+    replies = iter(["451 4.3.0 try again later", "554 5.7.1 rejected as spam"])
     smtp_server.handler.reply = lambda envelope: next(replies, None)
-    transport = SMTPTransport(parse_smtp_url(smtp_server.url))
-    with pytest.raises(TemporaryFailure) as temporary:
-        transport.send(envelope_from="a@example.org", recipient="x@example.org", message=MESSAGE)
-    assert temporary.value.code == 451
-    with pytest.raises(PermanentFailure) as permanent:
-        transport.send(envelope_from="a@example.org", recipient="y@example.org", message=MESSAGE)
-    assert permanent.value.code == 550 and permanent.value.recipient == "y@example.org"
-    assert (
-        transport.send(
-            envelope_from="a@example.org", recipient="z@example.org", message=MESSAGE
-        ).code
-        == 250
+    smtp_server.handler.refuse_rcpt = lambda a: (
+        "550 5.1.1 no such user" if a == "r4@example.org" else None
     )
+    transport = SMTPConnection(parse_smtp_url(smtp_server.url))
+    got = [transport.send(_one(index)) for index in (1, 2, 3, 4)]
     transport.close()
+    assert [(r.stage, r.code) for r in got] == [
+        (Stage.DATA, 451),
+        (Stage.DATA, 554),
+        (Stage.DATA, 250),
+        (Stage.RCPT, 550),
+    ]
+    assert got[1].status() == "5.7.1" and "spam" in got[1].text
     assert smtp_server.handler.connections == 1
 
 
-def test_unreachable_server_is_a_temporary_failure() -> None:
+def test_unreachable_server_is_a_reply_without_a_code() -> None:
     from tests.servers import free_port
 
-    transport = SMTPTransport(parse_smtp_url(f"smtp://127.0.0.1:{free_port()}?timeout=2"))
-    with pytest.raises(TemporaryFailure):
-        transport.send(envelope_from="a@example.org", recipient="x@example.org", message=MESSAGE)
+    transport = SMTPConnection(parse_smtp_url(f"smtp://127.0.0.1:{free_port()}?timeout=2"))
+    reply = transport.send(_one(1))
+    assert reply.stage is Stage.CONNECT and reply.code is None and "cannot connect" in reply.text
 
 
 def test_maildir_writes_readable_messages(tmp_path: Path) -> None:
     transport = open_transport(f"maildir:{tmp_path}/box")
     assert isinstance(transport, MaildirTransport)
-    transport.send(envelope_from="a@example.org", recipient="b@example.org", message=MESSAGE)
+    item = Outgoing(1, "a@example.org", "b@example.org", lambda: MESSAGE)
+    assert accepted(deliver_one(transport, item))
     box = mailbox.Maildir(tmp_path / "box", create=False)
     (key,) = box.keys()
     assert box[key]["Subject"] == "hi" and box[key]["Delivered-To"] == "b@example.org"
@@ -154,21 +138,21 @@ def test_stream_records_each_message_before_the_next_is_sent(smtp_server: SMTPSe
     smtp_server.handler.reply = lambda e: (
         "451 4.3.0 later" if e.rcpt_tos == ["r7@example.org"] else None
     )
-    transport = SMTPTransport(parse_smtp_url(smtp_server.url))
+    transport = SMTPConnection(parse_smtp_url(smtp_server.url))
     dotted = MESSAGE.replace(b"hello\r\n", b"hello\r\n.leading dot\r\n")
     built: list[int] = []
     outcomes: dict[int, object] = {}
     for item, outcome in transport.send_many(_items(20, dotted, built)):
         outcomes[item.key] = outcome
-        accepted = sum(isinstance(o, SendResult) for o in outcomes.values())
-        assert len(smtp_server.handler.received) == accepted
+        done = sum(accepted(o) for o in outcomes.values())
+        assert len(smtp_server.handler.received) == done
         assert built[-1] <= item.key + 1  # built no further ahead than the next message
     transport.close()
     assert list(outcomes) == list(range(20)) and built == list(range(20))
-    assert isinstance(outcomes[3], PermanentFailure) and outcomes[3].code == 550
-    assert isinstance(outcomes[11], PermanentFailure)
-    assert isinstance(outcomes[7], TemporaryFailure) and outcomes[7].code == 451
-    assert sum(isinstance(o, SendResult) for o in outcomes.values()) == 17
+    assert (outcomes[3].stage, outcomes[3].code) == (Stage.RCPT, 550)  # type: ignore[attr-defined]
+    assert (outcomes[11].stage, outcomes[11].code) == (Stage.RCPT, 550)  # type: ignore[attr-defined]
+    assert (outcomes[7].stage, outcomes[7].code) == (Stage.DATA, 451)  # type: ignore[attr-defined]
+    assert sum(accepted(o) for o in outcomes.values()) == 17
     assert len(smtp_server.handler.received) == 17
     assert smtp_server.handler.connections == 1
     assert b"\r\n.leading dot\r\n" in smtp_server.handler.received[0].data  # unstuffed
@@ -178,13 +162,13 @@ def test_stream_records_each_message_before_the_next_is_sent(smtp_server: SMTPSe
 def test_stream_survives_a_dropped_connection(smtp_server: SMTPServer, pipelining: bool) -> None:
     smtp_server.handler.pipelining = pipelining
     smtp_server.handler.fault = lambda e: "DROP" if e.rcpt_tos == ["r5@example.org"] else None
-    transport = SMTPTransport(parse_smtp_url(smtp_server.url))
+    transport = SMTPConnection(parse_smtp_url(smtp_server.url))
     outcomes = dict((item.key, outcome) for item, outcome in transport.send_many(_items(12)))
     transport.close()
     assert list(outcomes) == list(range(12))
     lost = outcomes.pop(5)
-    assert isinstance(lost, TemporaryFailure) and "connection lost" in str(lost)
-    assert all(isinstance(o, SendResult) for o in outcomes.values())
+    assert lost.code is None and "connection lost" in lost.text
+    assert all(accepted(o) for o in outcomes.values())
     assert sorted(r.rcpt_tos[0] for r in smtp_server.handler.received) == sorted(
         f"r{i}@example.org" for i in range(12) if i != 5
     )
@@ -194,10 +178,10 @@ def test_stream_survives_a_dropped_connection(smtp_server: SMTPServer, pipelinin
 @pytest.mark.parametrize("pipelining", [True, False])
 def test_stream_rotates_connections(smtp_server: SMTPServer, pipelining: bool) -> None:
     smtp_server.handler.pipelining = pipelining
-    transport = SMTPTransport(parse_smtp_url(smtp_server.url + "&max_per_connection=4"))
+    transport = SMTPConnection(parse_smtp_url(smtp_server.url + "&max_per_connection=4"))
     outcomes = [outcome for _, outcome in transport.send_many(_items(10))]
     transport.close()
-    assert all(isinstance(o, SendResult) for o in outcomes) and len(outcomes) == 10
+    assert all(accepted(o) for o in outcomes) and len(outcomes) == 10
     assert len(smtp_server.handler.received) == 10
     assert smtp_server.handler.connections == 3
 
@@ -217,38 +201,38 @@ def test_a_message_cut_before_its_data_is_retried_once_even_after_a_rotation(
 
     smtp_server.handler.refuse_rcpt = drop
     # r2 comes right after a rotation: a new connection, not a retry.
-    transport = SMTPTransport(parse_smtp_url(smtp_server.url + "&max_per_connection=2"))
+    transport = SMTPConnection(parse_smtp_url(smtp_server.url + "&max_per_connection=2"))
     outcomes = dict((item.key, outcome) for item, outcome in transport.send_many(_items(6)))
     transport.close()
-    assert isinstance(outcomes.pop(4), TemporaryFailure)  # cut twice: left for later
-    assert all(isinstance(o, SendResult) for o in outcomes.values())
+    assert outcomes.pop(4).code is None  # cut twice: left for later
+    assert all(accepted(o) for o in outcomes.values())
     assert sorted(r.rcpt_tos[0] for r in smtp_server.handler.received) == [
         f"r{i}@example.org" for i in (0, 1, 2, 3, 5)
     ]
 
 
 def test_stream_left_early_does_not_reuse_the_connection(smtp_server: SMTPServer) -> None:
-    transport = SMTPTransport(parse_smtp_url(smtp_server.url))
+    transport = SMTPConnection(parse_smtp_url(smtp_server.url))
     stream = transport.send_many(_items(10))
     next(stream)
     next(stream)
     stream.close()  # the caller stopped (paused campaign): the next envelope was in flight
     assert transport._conn is None
-    transport.send(envelope_from="a@example.org", recipient="z@example.org", message=MESSAGE)
+    transport.send(_one(9))
     transport.close()
     assert [r.rcpt_tos[0] for r in smtp_server.handler.received] == [
         "r0@example.org",
         "r1@example.org",
-        "z@example.org",
+        "r9@example.org",
     ]
 
 
 def test_stream_to_an_unreachable_server_fails_every_item_at_once() -> None:
     from tests.servers import free_port
 
-    transport = SMTPTransport(parse_smtp_url(f"smtp://127.0.0.1:{free_port()}?timeout=2"))
+    transport = SMTPConnection(parse_smtp_url(f"smtp://127.0.0.1:{free_port()}?timeout=2"))
     outcomes = [outcome for _, outcome in transport.send_many(_items(5))]
-    assert len(outcomes) == 5 and all(isinstance(o, TemporaryFailure) for o in outcomes)
+    assert len(outcomes) == 5 and all(o.code is None for o in outcomes)
 
 
 def test_without_pipelining_commands_go_one_at_a_time(smtp_server: SMTPServer) -> None:
@@ -256,16 +240,16 @@ def test_without_pipelining_commands_go_one_at_a_time(smtp_server: SMTPServer) -
     smtp_server.handler.refuse_rcpt = lambda a: (
         "550 5.1.1 no such user" if a.startswith("r2@") else None
     )
-    transport = SMTPTransport(parse_smtp_url(smtp_server.url))
+    transport = SMTPConnection(parse_smtp_url(smtp_server.url))
     outcomes = [outcome for _, outcome in transport.send_many(_items(5))]
     assert transport._conn is not None and not transport._conn.has_extn("pipelining")
     transport.close()
-    assert [type(o).__name__ for o in outcomes] == [
-        "SendResult",
-        "SendResult",
-        "PermanentFailure",
-        "SendResult",
-        "SendResult",
+    assert [(o.stage, o.code) for o in outcomes] == [
+        (Stage.DATA, 250),
+        (Stage.DATA, 250),
+        (Stage.RCPT, 550),
+        (Stage.DATA, 250),
+        (Stage.DATA, 250),
     ]
     assert len(smtp_server.handler.received) == 4 and smtp_server.handler.connections == 1
 
@@ -277,7 +261,7 @@ def test_meanwhile_runs_once_per_message_before_its_outcome(
     # The caller's bulk writes (the journal fold) run while a message is with the server: in
     # a stream, after its data left and before its reply is read, so they cost no round trip.
     smtp_server.handler.pipelining = pipelining
-    transport = SMTPTransport(parse_smtp_url(smtp_server.url))
+    transport = SMTPConnection(parse_smtp_url(smtp_server.url))
     yielded: list[int] = []
     seen: list[tuple[int, int]] = []  # (outcomes yielded, messages stored) at each call
     stream = transport.send_many(
@@ -296,6 +280,9 @@ def test_meanwhile_runs_once_per_message_before_its_outcome(
 def test_memory_and_maildir_run_meanwhile_too(tmp_path: Path) -> None:
     calls: list[int] = []
     for transport in (MemoryTransport(), MaildirTransport(tmp_path / "outbox")):
-        outcomes = list(transport.send_many(_items(3), lambda: calls.append(1)))
-        assert all(isinstance(o, SendResult) for _, o in outcomes)
+        replies: list[Reply] = []
+        transport.stream(
+            _items(3), lambda _, r, got=replies: got.append(r), lambda: calls.append(1)
+        )
+        assert len(replies) == 3 and all(accepted(r) for r in replies)
     assert len(calls) == 6

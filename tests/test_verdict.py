@@ -53,6 +53,9 @@ CASES = [
     ),
     (Stage.DATA, 554, "Transaction failed", P, MSG),
     (Stage.RCPT, 550, "5.5.1 Protocol error", P, MSG),
+    # Nothing was sent: the message could not be built or addressed on this relay.
+    (Stage.BUILD, None, "the recipient address has a non-ASCII local part (no SMTPUTF8)", P, MSG),
+    (Stage.BUILD, None, "cannot build the message: ValueError: a template bug", P, MSG),
     # The sender or relay: pause, suppress nobody.
     (
         Stage.MAIL,

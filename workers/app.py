@@ -13,7 +13,20 @@ from celery.signals import setup_logging, worker_process_init, worker_process_sh
 from mailer.config import Settings
 from mailer.runtime import Runtime, build_runtime
 
-__all__ = ["app", "configure", "runtime", "set_runtime"]
+__all__ = [
+    "CONTROL_QUEUE",
+    "app",
+    "broker_lost_its_queue",
+    "configure",
+    "mark_broker",
+    "runtime",
+    "set_runtime",
+]
+
+# The beat's tasks (sweep, tick) have a queue of their own, read by every worker with the
+# batches' queue: a recovery never waits behind a million-row campaign.
+CONTROL_QUEUE = "mailer-control"
+_BROKER_MARK = "mailer:broker-alive"
 
 app = Celery("mailer", include=["workers.tasks"])
 
@@ -43,6 +56,10 @@ def configure(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
         task_default_queue="mailer",
+        task_routes={
+            "mailer.sweep": {"queue": CONTROL_QUEUE},
+            "mailer.tick": {"queue": CONTROL_QUEUE},
+        },
         beat_schedule={
             "sweep": {"task": "mailer.sweep", "schedule": settings.sweep_seconds},
             "tick": {"task": "mailer.tick", "schedule": settings.tick_seconds},
@@ -89,6 +106,31 @@ def runtime() -> Runtime:
             _runtime = build_runtime(settings, migrate=False)
             _runtime_pid = os.getpid()
         return _runtime
+
+
+_redis_clients: dict[str, Any] = {}
+
+
+def _redis(broker_url: str) -> Any:
+    if broker_url not in _redis_clients:
+        import redis
+
+        _redis_clients[broker_url] = redis.Redis.from_url(broker_url, socket_timeout=5)
+    return _redis_clients[broker_url]
+
+
+def mark_broker(broker_url: str) -> None:
+    """Leave a mark in the broker next to the queued batches (a Redis restarted empty loses
+    both); nothing for memory://, which lives and dies with its process."""
+    if broker_url.startswith(("redis://", "rediss://")):
+        _redis(broker_url).set(_BROKER_MARK, "1")
+
+
+def broker_lost_its_queue(broker_url: str) -> bool:
+    """True when the mark is gone: every batch queued before has been lost with it."""
+    if not broker_url.startswith(("redis://", "rediss://")):
+        return False
+    return not _redis(broker_url).exists(_BROKER_MARK)
 
 
 @setup_logging.connect

@@ -39,6 +39,7 @@ def embedded_worker(app: Celery, *, timeout: float = 30.0) -> Iterator[WorkContr
         without_mingle=True,
         without_gossip=True,
         ready_callback=None,
+        queues=["mailer-control", "mailer"],
     )
     thread = threading.Thread(target=worker.start, name="mailer-embedded-worker", daemon=True)
     thread.start()

@@ -8,19 +8,21 @@ import random
 import time
 from typing import Any
 
-from mailer.campaigns.journal import journal_directory
 from mailer.campaigns.missing import release_held
 from mailer.campaigns.plan import pending_batches, plan_pages
 from mailer.campaigns.publish import publish
 from mailer.campaigns.run import MAX_ATTEMPTS, send_batch
 from mailer.campaigns.sweep import mark_queued, sweep, unfinished_plans, unqueued_batches
 from mailer.campaigns.tick import tick
+from mailer.ledger import journal_directory
 from mailer.store.models import utcnow
 from mailer.subscribers.confirm import send_confirmations
-from workers.app import app, runtime
+from workers.app import app, broker_lost_its_queue, mark_broker, runtime
 
 # Seconds of planning per task after the first page (see `dispatch`).
 PLAN_SLICE_SECONDS = 5.0
+# A pending row queued this long ago whose batch never ran is queued again by the sweep.
+QUEUE_STALE_SECONDS = 600.0
 
 __all__ = [
     "announce_statement",
@@ -44,6 +46,7 @@ def dispatch(campaign_id: int, since: str | None = None) -> int:
     slice began: every slice decides with the same clock."""
     rt = runtime()
     size = rt.settings.batch_size
+    mark_broker(rt.settings.broker_url)
     started = dt.datetime.fromisoformat(since) if since else utcnow()
     deadline = time.monotonic() + (PLAN_SLICE_SECONDS if since else 0.0)
     queued = 0
@@ -117,11 +120,18 @@ def sweep_task() -> dict[str, int]:
     stale = dt.timedelta(seconds=rt.settings.lease_seconds)
     for campaign_id in unfinished_plans(rt.db, stale_after=stale):
         start_campaign.delay(campaign_id)  # its planner died: plan the rest (resumable)
+    # Batches wait in the queue as long as the campaign before them takes: only a broker that
+    # lost its queue (a Redis restarted empty: the mark below is gone) has lost them all;
+    # otherwise a batch queued long ago and still pending is taken as lost.
+    lost = broker_lost_its_queue(rt.settings.broker_url)
+    stale = dt.timedelta(0) if lost else dt.timedelta(seconds=QUEUE_STALE_SECONDS)
     requeued = 0
     for campaign_id, ids in unqueued_batches(rt.db, size=rt.settings.batch_size, stale_after=stale):
         mark_queued(rt.db, campaign_id, ids)
         send_batch_task.delay(campaign_id, ids)
         requeued += 1
+    if lost:
+        mark_broker(rt.settings.broker_url)
     return {
         "expired_leases": result.expired_leases,
         "requeued_batches": requeued,

@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from mailer.campaigns.audience import DIGEST
+from mailer.ledger import campaigns
 from mailer.org import OrgProfile
 from mailer.store.db import Database
-from mailer.store.models import Campaign, Meta, StatementRow, utcnow
+from mailer.store.models import Meta, StatementRow, utcnow
 
 __all__ = ["create_digest", "digest_due", "last_digest"]
 
@@ -64,14 +65,12 @@ def create_digest(db: Database, *, now: dt.datetime | None = None) -> int | None
             meta.value = moment.isoformat()
         if not keys:
             return None
-        campaign = Campaign(
+        campaign = campaigns.create(
+            session,
             kind="digest",
             statement_id=rows[0][1],
             translation_key=f"{DIGEST}-{moment:%Y-%m-%d-%H%M}",
             items=keys,
-            state="planning",
             note=f"statements published {since:%Y-%m-%d %H:%M} to {moment:%Y-%m-%d %H:%M} UTC",
         )
-        session.add(campaign)
-        session.flush()
         return campaign.id

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from mailer.campaigns.audience import choose_version, email_locale, missing_language
 from mailer.errors import InputError
+from mailer.ledger import CampaignState, DeliveryState, deliveries
 from mailer.org import OrgProfile
 from mailer.statements.repository import group_of
 from mailer.store.db import Database
@@ -51,7 +52,7 @@ def release_held(
     moment = now or utcnow()
     touched: list[int] = []
     with db.session() as session:
-        query = select(Campaign).where(Campaign.state == "running")
+        query = select(Campaign).where(Campaign.state == CampaignState.RUNNING)
         if translation_key is not None:
             query = query.where(Campaign.translation_key == translation_key)
         for campaign in session.scalars(query).all():
@@ -59,7 +60,7 @@ def release_held(
             rows = session.execute(
                 select(Delivery, Subscriber.locale)
                 .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-                .where(Delivery.campaign_id == campaign.id, Delivery.status == "held")
+                .where(Delivery.campaign_id == campaign.id, Delivery.status == DeliveryState.HELD)
             ).all()
             released = 0
             for delivery, locale in rows:
@@ -67,12 +68,13 @@ def release_held(
                 if missing_language(locale, versions, org) is not None and not expired:
                     continue
                 version = choose_version(locale, versions, org)
-                delivery.status = "pending"
-                delivery.reason = None
-                delivery.hold_until = None
-                delivery.statement_id = version.id
-                delivery.version_lang = version.lang
-                delivery.locale = email_locale(locale, version)
+                deliveries.release(
+                    session,
+                    delivery.id,
+                    statement_id=version.id,
+                    version_lang=version.lang,
+                    locale=email_locale(locale, version),
+                )
                 released += 1
             if released:
                 touched.append(campaign.id)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import case, exists, func, insert, literal, or_, select, true, update
+from sqlalchemy import case, exists, func, literal, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -15,6 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from mailer.campaigns.audience import Decision, decide, digest_decision, routing_conditions
 from mailer.campaigns.missing import wait_seconds
 from mailer.errors import CampaignError, NotFound
+from mailer.ledger import CampaignState, DeliveryState, campaigns, deliveries
 from mailer.org import OrgProfile
 from mailer.statements.repository import group_of, load
 from mailer.store.db import Database
@@ -23,6 +24,8 @@ from mailer.subscribers.segment_parse import Empty, Flag, Node, Or
 from mailer.subscribers.segment_sql import compile_segment, segment_condition
 
 __all__ = ["PlanResult", "announce", "create_campaign", "pending_batches", "plan", "plan_pages"]
+
+S, C = DeliveryState, CampaignState
 
 _PAGE = 5000
 _FIRST_PAGE = 500  # small, so that the first messages leave at once
@@ -47,17 +50,14 @@ def create_campaign(
 ) -> Campaign:
     """A new campaign in state 'planning' for the statement's translation group."""
     statement = load(session, statement_id)
-    campaign = Campaign(
+    return campaigns.create(
+        session,
         kind=kind,
         statement_id=statement.id,
         translation_key=statement.translation_key,
         segment=segment,
         missing=missing,
-        state="planning",
     )
-    session.add(campaign)
-    session.flush()
-    return campaign
 
 
 def announce(db: Database, statement_id: str, *, missing: str = "fallback") -> tuple[int, bool]:
@@ -114,7 +114,7 @@ def audience(
             Campaign.kind == "alert",
             Campaign.id != campaign.id,
             Campaign.created_at > now - dt.timedelta(days=1),
-            Delivery.status.in_(("sent", "sending", "pending")),
+            Delivery.status.in_((S.SENT, S.SENDING, S.PENDING)),
         )
         .scalar_subquery()
         if cap
@@ -180,7 +180,7 @@ def plan(
         total, pending = session.execute(
             select(
                 func.count(Delivery.id),
-                func.coalesce(func.sum(case((Delivery.status == "pending", 1), else_=0)), 0),
+                func.coalesce(func.sum(case((Delivery.status == S.PENDING, 1), else_=0)), 0),
             ).where(Delivery.campaign_id == campaign_id)
         ).one()
     return PlanResult(campaign_id, int(total), int(pending))
@@ -216,11 +216,9 @@ def _plan_page(
     campaign = session.get(Campaign, campaign_id, with_for_update=locking)
     if campaign is None:
         raise NotFound("campaign", campaign_id)
-    if campaign.state in ("cancelled", "missed", "done"):
+    if campaign.state in (C.CANCELLED, C.MISSED, C.DONE):
         return None
-    if campaign.state == "planning":
-        campaign.state = "running"  # a paused campaign stays paused while it is planned
-    campaign.started_at = campaign.started_at or moment
+    campaigns.begin(session, campaign, moment)
     if campaign.planned_at is not None:
         return None
     last = session.scalar(
@@ -228,33 +226,17 @@ def _plan_page(
     )
     page = next(audience(session, campaign, org, now=moment, after=last or 0, page_size=size), [])
     if not page:
-        campaign.planned_at = moment
-        session.flush()
-        finish_if_complete(session, campaign_id)
+        campaigns.mark_planned(session, campaign, moment)
+        campaigns.finish(session, campaign_id)
         return None
     hold = wait_seconds(campaign.missing)
-    hold_until = moment + dt.timedelta(seconds=hold) if hold else None
-    session.execute(
-        insert(Delivery),
-        [
-            {
-                "campaign_id": campaign_id,
-                "subscriber_id": sub_id,
-                "locale": decision.locale,
-                "version_lang": decision.version_lang,
-                "statement_id": decision.statement_id,
-                "status": "pending" if decision.send else ("held" if decision.hold else "skipped"),
-                "reason": decision.reason,
-                "hold_until": hold_until if decision.hold else None,
-                "attempts": 0,
-                # The caller queues the page once committed; if it dies first, the sweep
-                # re-queues these rows when this time is stale.
-                "queued_at": moment if decision.send else None,
-            }
-            for sub_id, decision in page
-        ],
+    return deliveries.record_plan(
+        session,
+        campaign_id,
+        page,
+        hold_until=moment + dt.timedelta(seconds=hold) if hold else None,
+        moment=moment,
     )
-    return [sub_id for sub_id, decision in page if decision.send]
 
 
 def _flag(condition: ColumnElement[bool], name: str) -> Any:
@@ -270,7 +252,7 @@ def pending_batches(
     With `queued_before`, only rows never queued or queued before that time (their batch
     was lost: a worker died holding it, Redis restarted).
     """
-    wanted = [Delivery.campaign_id == campaign_id, Delivery.status == "pending"]
+    wanted = [Delivery.campaign_id == campaign_id, Delivery.status == S.PENDING]
     if queued_before is not None:
         wanted.append(or_(Delivery.queued_at.is_(None), Delivery.queued_at < queued_before))
     last_id = 0
@@ -288,27 +270,3 @@ def pending_batches(
             return
         yield ids
         last_id = ids[-1]
-
-
-def finish_if_complete(session: Session, campaign_id: int) -> bool:
-    """Mark a running campaign done when no row is pending or sending; True when it did."""
-    busy = session.scalars(
-        select(Delivery.id)
-        .where(
-            Delivery.campaign_id == campaign_id,
-            Delivery.status.in_(("pending", "sending", "held")),
-        )
-        .limit(1)
-    ).first()
-    if busy is not None:
-        return False
-    result = session.execute(
-        update(Campaign)
-        .where(
-            Campaign.id == campaign_id,
-            Campaign.state == "running",
-            Campaign.planned_at.is_not(None),  # rows of pages not planned yet are not counted
-        )
-        .values(state="done", finished_at=utcnow())
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]

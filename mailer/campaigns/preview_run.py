@@ -9,12 +9,15 @@ from typing import Any
 
 from sqlalchemy import select
 
-from mailer.campaigns.links import recipient_for
+from mailer.campaigns.personal import campaign_outgoing, deliver
 from mailer.campaigns.plan import audience
 from mailer.campaigns.run import template_for
+from mailer.errors import PermanentFailure, TemporaryFailure
+from mailer.ledger import CampaignState
 from mailer.runtime import Runtime
 from mailer.statements.repository import load
 from mailer.store.models import Campaign, Subscriber, utcnow
+from mailer.transport.classify import Outcome, judge
 
 __all__ = ["DryRun", "dry_run", "send_test"]
 
@@ -60,7 +63,7 @@ def _transient(
         translation_key=statement.translation_key,
         segment=segment,
         missing=missing or rt.org.missing,
-        state="planning",
+        state=CampaignState.PLANNING,
         items=[],
         created_at=utcnow(),
     )
@@ -114,21 +117,25 @@ def send_test(
         with rt.db.session() as session:
             statement = load(session, statement_id)
         variants = [(statement.lang, statement.id)]
-    sent = []
-    for locale, version in variants:
+    messages = []
+    for key, (locale, version) in enumerate(variants):
         template = template_for(rt, 0, version, locale)
-        recipient = recipient_for(
-            signer=rt.signer,
-            org=rt.org,
-            public_url=rt.settings.public_url,
-            campaign_id=0,
-            subscriber_id=0,
-            email=address,
-            name="",
+        messages.append(
+            campaign_outgoing(
+                rt, template, key=key, campaign_id=0, subscriber_id=0, email=address, name=""
+            )
         )
-        message = template.build(recipient)
-        if rt.dkim is not None:
-            message = rt.dkim.sign(message)
-        rt.transport.send(envelope_from=template.envelope_from, recipient=address, message=message)
+    replies = deliver(rt, messages)
+    sent = []
+    for key, (locale, version) in enumerate(variants):
+        reply = replies[key]
+        verdict = judge(reply)
+        if verdict.outcome is not Outcome.SENT:
+            failure = PermanentFailure if verdict.outcome is Outcome.PERMANENT else TemporaryFailure
+            raise failure(
+                f"{locale}/{version} to {address} not sent: {verdict.reason}: {reply}",
+                code=reply.code,
+                recipient=address,
+            )
         sent.append(f"{locale}/{version}")
     return sent

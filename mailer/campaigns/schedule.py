@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from mailer.ledger import CampaignState, campaigns
 from mailer.org import OrgProfile
 from mailer.store.db import Database
 from mailer.store.models import Campaign, utcnow
@@ -21,17 +22,20 @@ def start_due(db: Database, org: OrgProfile, *, now: dt.datetime | None = None) 
     started: list[int] = []
     with db.session() as session:
         due = session.scalars(
-            select(Campaign).where(Campaign.state == "scheduled", Campaign.send_at <= moment)
+            select(Campaign).where(
+                Campaign.state == CampaignState.SCHEDULED, Campaign.send_at <= moment
+            )
         ).all()
         for campaign in due:
             assert campaign.send_at is not None
             if moment - campaign.send_at > grace:
-                campaign.state = "missed"
-                campaign.note = (
+                campaigns.miss(
+                    session,
+                    campaign.id,
                     f"missed: due {campaign.send_at:%Y-%m-%d %H:%M} UTC, not started within "
-                    f"{org.missed_grace_seconds // 60} min; `mailer campaigns resume {campaign.id}` sends it now"
+                    f"{org.missed_grace_seconds // 60} min; `mailer campaigns resume {campaign.id}` sends it now",
                 )
             else:
-                campaign.state = "planning"
+                campaigns.start_now(session, campaign.id)
                 started.append(campaign.id)
     return started

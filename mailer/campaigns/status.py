@@ -9,12 +9,14 @@ from sqlalchemy.orm import Session
 
 from mailer.bounces.listing import COUNTED, bounce_counts
 from mailer.errors import NotFound
+from mailer.ledger import CampaignState, DeliveryState
 from mailer.store.models import Campaign, Delivery
 
 __all__ = ["STATES", "campaign_status", "campaign_summary"]
 
-STATES = ("planning", "scheduled", "running", "paused", "cancelled", "missed", "done")
+STATES = tuple(state.value for state in CampaignState)
 _COUNTED = ("sent", "failed", "pending", "skipped", "cancelled")
+_NOT_YET = (DeliveryState.SENDING, DeliveryState.HELD)
 
 
 def campaign_summary(campaign: Campaign) -> dict[str, Any]:
@@ -25,13 +27,19 @@ def campaign_summary(campaign: Campaign) -> dict[str, Any]:
         "statement": campaign.statement_id,
         "translation_key": campaign.translation_key,
         # CONTRACT.md knows no "planning": a campaign not started yet is reported as scheduled.
-        "state": "scheduled" if campaign.state == "planning" else campaign.state,
+        "state": CampaignState.SCHEDULED.value
+        if campaign.state == CampaignState.PLANNING
+        else str(campaign.state),
         "segment": campaign.segment,
         "created_at": campaign.created_at.isoformat(),
         "send_at": campaign.send_at.isoformat() if campaign.send_at else None,
         "started_at": campaign.started_at.isoformat() if campaign.started_at else None,
         "finished_at": campaign.finished_at.isoformat() if campaign.finished_at else None,
         "note": campaign.note,
+        # Why it is paused or missed (the operator, the error brake, a relay refusing us).
+        "reason": campaign.note
+        if campaign.state in (CampaignState.PAUSED, CampaignState.MISSED)
+        else None,
     }
 
 
@@ -52,8 +60,8 @@ def campaign_status(session: Session, campaign_id: int) -> dict[str, Any]:
     held = 0
     for locale, status, reason, count in rows:
         # Rows being sent, or held for a translation, are not sent yet: they count as pending.
-        key = "pending" if status in ("sending", "held") else status
-        held += count if status == "held" else 0
+        key = DeliveryState.PENDING.value if status in _NOT_YET else str(status)
+        held += count if status == DeliveryState.HELD else 0
         entry = by_locale.setdefault(
             locale or "",
             {
@@ -71,7 +79,7 @@ def campaign_status(session: Session, campaign_id: int) -> dict[str, Any]:
         if key in _COUNTED:
             entry[key] += count
             totals[key] += count
-        if status == "skipped":
+        if status == DeliveryState.SKIPPED:
             label = reason or "skipped"
             entry["skipped_reasons"][label] = entry["skipped_reasons"].get(label, 0) + count
             skipped_reasons[label] = skipped_reasons.get(label, 0) + count

@@ -18,7 +18,8 @@ from mailer.campaigns.status import campaign_status, campaign_summary
 from mailer.cli.common import console, friendly, open_runtime, print_json
 from mailer.cli.progress import follow, status_table
 from mailer.cli.publishing import run_campaign
-from mailer.errors import CampaignError, InputError, NotFound
+from mailer.errors import InputError
+from mailer.ledger import campaigns
 from mailer.store.models import Campaign
 from mailer.subscribers.segments import resolve_segment
 from mailer.subscribers.validate import normalise_email
@@ -112,8 +113,7 @@ def create(
             missing=parse_missing(missing) if missing else rt.org.missing,
         )
         if send_at is not None:
-            campaign.state = "scheduled"
-            campaign.send_at = send_at
+            campaigns.schedule(session, campaign.id, send_at)
         print(campaign.id)
 
 
@@ -128,17 +128,7 @@ def send(
     """Start a campaign now (a scheduled one too), or queue again what it has pending."""
     rt = open_runtime()
     with rt.db.session() as session:
-        campaign = session.get(Campaign, campaign_id)
-        if campaign is None:
-            raise NotFound("campaign", campaign_id)
-        if campaign.state in {"cancelled", "done"}:
-            raise CampaignError(f"campaign {campaign_id} is {campaign.state}")
-        if campaign.state in {"paused", "missed"}:
-            raise CampaignError(
-                f"campaign {campaign_id} is {campaign.state}: use `mailer campaigns resume {campaign_id}`"
-            )
-        if campaign.state == "scheduled":
-            campaign.state = "planning"
+        campaigns.start_now(session, campaign_id)
     run_campaign(rt, campaign_id, wait=wait)
 
 

@@ -10,11 +10,12 @@ from rich.table import Table
 
 from mailer.campaigns.status import campaign_status
 from mailer.cli.common import console
+from mailer.ledger.states import ACTIVE, CampaignState
 from mailer.runtime import Runtime
 
 __all__ = ["follow", "status_table"]
 
-_ACTIVE = {"planning", "running", "scheduled"}
+_ACTIVE = set(ACTIVE)
 
 
 def _status(rt: Runtime, campaign_id: int) -> dict[str, Any]:
@@ -25,7 +26,9 @@ def _status(rt: Runtime, campaign_id: int) -> dict[str, Any]:
 def _busy(status: dict[str, Any]) -> bool:
     # Rows held for a missing translation do not keep the command waiting.
     return status["state"] in _ACTIVE and not (
-        status["state"] == "running" and status["pending"] == status["held"] and status["held"]
+        status["state"] == CampaignState.RUNNING
+        and status["pending"] == status["held"]
+        and status["held"]
     )
 
 
@@ -68,7 +71,11 @@ def follow(rt: Runtime, campaign_id: int, *, live: bool = True) -> dict[str, Any
 
 def status_table(status: dict[str, Any]) -> Table:
     """Per-locale recipients, sent, failed, pending, skipped and why, bounced, complained."""
-    table = Table(title=f"campaign {status['id']} · {status['statement']} · {status['state']}")
+    table = Table(
+        title=f"campaign {status['id']} · {status['statement']} · {status['state']}",
+        # Why it is paused or missed: an operator, the error brake, a relay refusing us.
+        caption=status.get("reason") or None,
+    )
     columns = ("locale", "recipients", "sent", "failed", "pending", "skipped", "why skipped")
     for column in (*columns, "bounced", "complained"):
         table.add_column(column, justify="left" if column in {"locale", "why skipped"} else "right")

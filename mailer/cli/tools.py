@@ -95,7 +95,7 @@ def worker(
         "worker",
         f"--loglevel={loglevel}",
         f"--concurrency={count}",
-        "--queues=mailer",
+        "--queues=mailer-control,mailer",
         "--without-gossip",
         "--without-mingle",
     ]

@@ -1,19 +1,22 @@
-"""Double opt-in: send pending subscribers a localized email with a signed, expiring confirm link."""
+"""Double opt-in: send pending subscribers a localized email with a signed, expiring confirm link
+(the campaigns' message type, transport, DKIM signature and rate limits)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from mailer.bounces.verp import verp_sender
+from mailer.campaigns.personal import deliver, outgoing
 from mailer.compose import MessageTemplate, Recipient, build_template
-from mailer.errors import PermanentFailure, TemporaryFailure
+from mailer.ledger import deliveries
 from mailer.org import chain_for
 from mailer.render.variant import render_confirmation
 from mailer.runtime import Runtime
 from mailer.store.models import Subscriber, utcnow
+from mailer.transport.classify import Blame, Outcome, judge
 
 __all__ = ["CONFIRM_MAX_AGE", "ConfirmResult", "confirm", "send_confirmations"]
 
@@ -64,36 +67,49 @@ def send_confirmations(rt: Runtime, subscriber_ids: list[int]) -> ConfirmResult:
                 Subscriber.id.in_(subscriber_ids), Subscriber.status == "pending"
             )
         ).all()
-    for subscriber_id, email, name, locale in people:
-        template = _template(rt, _locale_for(rt, locale))
-        token = rt.signer.sign_expiring(subscriber_id)
-        recipient = Recipient(
+    messages = [
+        outgoing(
+            rt,
+            _template(rt, _locale_for(rt, locale)),
+            key=subscriber_id,
+            campaign_id=0,
+            subscriber_id=subscriber_id,
             email=email,
-            name=name,
-            message_id=f"<confirm.{rt.signer.digest('confirm', subscriber_id, token)}@{rt.org.sender_domain}>",
-            confirm_url=f"{rt.settings.public_url}/confirm/{token}",
+            recipient=functools.partial(_recipient, rt, subscriber_id, email, name),
         )
-        try:
-            rt.transport.send(
-                # Campaign 0 in the VERP token: a confirmation email.
-                envelope_from=verp_sender(rt.org, rt.settings.secret_key, 0, subscriber_id),
-                recipient=email,
-                message=template.build(recipient),
-            )
-        except TemporaryFailure as exc:
-            log.info("confirmation delayed: %s", exc)
-            result.retry.append(subscriber_id)
-            continue
-        except PermanentFailure:
+        for subscriber_id, email, name, locale in people
+    ]
+    replies = deliver(rt, messages)
+    for message in messages:
+        reply = replies.get(message.key)
+        verdict = judge(reply) if reply is not None else None
+        if verdict is not None and verdict.outcome is Outcome.SENT:
+            result.sent += 1
+        elif verdict is not None and verdict.bounces:
+            # The address does not exist: never confirmed, and never mailed again.
             with rt.db.session() as session:
-                session.execute(
-                    update(Subscriber)
-                    .where(Subscriber.id == subscriber_id)
-                    .values(status="bounced")
-                )
-            continue
-        result.sent += 1
+                deliveries.bounce(session, message.key)
+        elif (
+            verdict is not None
+            and verdict.blame is Blame.MESSAGE
+            and verdict.outcome is Outcome.PERMANENT
+        ):
+            log.warning("confirmation refused for its content: %s", reply)
+        else:
+            # Temporary, throttled, or the relay refusing our sender: try again later.
+            log.info("confirmation delayed: %s", reply)
+            result.retry.append(message.key)
     return result
+
+
+def _recipient(rt: Runtime, subscriber_id: int, email: str, name: str) -> Recipient:
+    token = rt.signer.sign_expiring(subscriber_id)
+    return Recipient(
+        email=email,
+        name=name,
+        message_id=f"<confirm.{rt.signer.digest('confirm', subscriber_id, token)}@{rt.org.sender_domain}>",
+        confirm_url=f"{rt.settings.public_url}/confirm/{token}",
+    )
 
 
 def confirm(rt: Runtime, token: str) -> Subscriber | None:

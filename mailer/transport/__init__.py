@@ -1,7 +1,17 @@
-"""Transports: the only network step. smtp (pooled, persistent), maildir (embedded default), memory (tests)."""
+"""Transports: the only network step. smtp (a pool of persistent connections), maildir (embedded default), memory (tests)."""
 
-from mailer.transport.base import SendResult, Transport
-from mailer.transport.classify import Outcome, classify
+from mailer.transport.base import Outgoing, Transport
+from mailer.transport.classify import Blame, Outcome, Reply, Stage, Verdict, judge
 from mailer.transport.factory import open_transport
 
-__all__ = ["Outcome", "SendResult", "Transport", "classify", "open_transport"]
+__all__ = [
+    "Blame",
+    "Outcome",
+    "Outgoing",
+    "Reply",
+    "Stage",
+    "Transport",
+    "Verdict",
+    "judge",
+    "open_transport",
+]

@@ -34,6 +34,9 @@ later registrations of RFC 5248, 7372 and 7505):
   fail the row and keep the person, the safe side of a reply we cannot read. One odd
   server never pauses a campaign nor suppresses anyone.
 - No code at all (time-out, dropped or refused connection): TEMPORARY, nobody's fault.
+- BUILD (no server said anything: this message could not be built, or its address cannot
+  travel on this relay, such as a UTF-8 local part without SMTPUTF8, RFC 6531): PERMANENT,
+  the MESSAGE: the row fails with the reason, the subscriber is untouched, the rest goes on.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-__all__ = ["Blame", "Outcome", "Reply", "Stage", "Verdict", "classify", "enhanced_status", "judge"]
+__all__ = ["Blame", "Outcome", "Reply", "Stage", "Verdict", "enhanced_status", "judge"]
 
 
 class Stage(Enum):
@@ -53,6 +56,7 @@ class Stage(Enum):
     RCPT = "rcpt"
     DATA = "data"  # DATA itself or the reply after the final dot
     REPORT = "report"  # a delivery status notification received after acceptance
+    BUILD = "build"  # nothing was sent: the message could not be built or addressed here
 
 
 class Outcome(Enum):
@@ -140,6 +144,8 @@ def enhanced_status(text: str) -> str | None:
 def judge(reply: Reply) -> Verdict:
     """The verdict on one reply (see the module docstring for the reasoning)."""
     code, stage, text = reply.code, reply.stage, reply.text or ""
+    if stage is Stage.BUILD:
+        return Verdict(Outcome.PERMANENT, Blame.MESSAGE, text or "the message could not be built")
     status = reply.status()
     if code is None and status is not None and stage is Stage.REPORT:
         code = {"2": 250, "4": 450, "5": 550}[status[0]]  # a report's Status: alone
@@ -189,43 +195,3 @@ def _permanent(code: int, stage: Stage, text: str, detail: str | None) -> Verdic
     if _NO_SUCH.search(text) or (stage is Stage.RCPT and detail is None):
         return verdict(Blame.RECIPIENT, "the recipient was refused")
     return verdict(Blame.MESSAGE, "refused")
-
-
-# The reading before verdicts with blame; its callers move to `judge` (issue #15).
-_LEGACY_ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})")
-_LEGACY_THROTTLE = re.compile(
-    r"throttl|rate limit|too many|try again later|slow down", re.IGNORECASE
-)
-
-
-def classify(code: int | None, message: str = "") -> Outcome:
-    """Classify an SMTP reply (RFC 5321 section 4.2.1, RFC 3463 enhanced codes).
-
-    - 2yz: accepted, the message is ours no more: SENT.
-    - 421 (service closing), 451 with enhanced 4.7.x, 454, or a 4yz that says it is
-      throttling: the server wants us slower, not the recipient gone: THROTTLED.
-    - any other 4yz: transient by definition (RFC 5321 4.2.1): TEMPORARY.
-    - 552 (mailbox full / storage exceeded): RFC 5321 4.5.3.1.10 says clients should
-      treat it as temporary, since many servers use it for over-quota: TEMPORARY.
-    - any other 5yz: permanent; retrying cannot help and harms reputation: PERMANENT.
-    - no code (timeout, dropped connection, refused connection): TEMPORARY.
-    """
-    if code is None:
-        return Outcome.TEMPORARY
-    if 200 <= code < 300:
-        return Outcome.SENT
-    enhanced = _LEGACY_ENHANCED.match(message or "")
-    if 400 <= code < 500:
-        if code in (421, 454):
-            return Outcome.THROTTLED
-        if code == 451 and enhanced and enhanced.group(2) == "7":
-            return Outcome.THROTTLED
-        if _LEGACY_THROTTLE.search(message or ""):
-            return Outcome.THROTTLED
-        return Outcome.TEMPORARY
-    if code == 552:
-        return Outcome.TEMPORARY
-    if 500 <= code < 600:
-        return Outcome.PERMANENT
-    # 1yz and 3yz are not final replies to DATA; treat anything odd as worth a retry.
-    return Outcome.TEMPORARY

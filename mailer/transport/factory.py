@@ -9,7 +9,8 @@ from mailer.errors import ConfigError
 from mailer.transport.base import Transport
 from mailer.transport.maildir import MaildirTransport
 from mailer.transport.memory import MemoryTransport
-from mailer.transport.smtp import SMTPSettings, SMTPTransport
+from mailer.transport.pool import SMTPTransport
+from mailer.transport.smtp import SMTPSettings
 
 __all__ = ["open_transport", "parse_smtp_url"]
 
@@ -18,8 +19,9 @@ _SECURITY = {"smtp": "none", "smtp+starttls": "starttls", "smtps": "tls"}
 _DEFAULT_PORT = {"none": 25, "starttls": 587, "tls": 465}
 
 
-def parse_smtp_url(url: str) -> SMTPSettings:
-    """`smtp[s|+starttls]://[user:pass@]host[:port][?timeout=S&max_per_connection=N&verify=false]`."""
+def parse_smtp_url(url: str, *, connections: int = 1) -> SMTPSettings:
+    """`smtp[s|+starttls]://[user:pass@]host[:port][?timeout=S&max_per_connection=N&verify=false]`;
+    `connections` (MAILER_SMTP_CONNECTIONS) kept busy at once."""
     parts = urlsplit(url)
     security = _SECURITY.get(parts.scheme)
     if security is None or not parts.hostname:
@@ -40,11 +42,13 @@ def parse_smtp_url(url: str) -> SMTPSettings:
         timeout=timeout,
         max_per_connection=max(1, per_connection),
         verify_tls=query.get("verify", "true").lower() not in {"0", "false", "no"},
+        connections=max(1, connections),
     )
 
 
-def open_transport(url: str) -> Transport:
-    """A transport for `maildir:PATH`, `smtp://...`, `smtp+starttls://...`, `smtps://...` or `memory://`."""
+def open_transport(url: str, *, connections: int = 1) -> Transport:
+    """A transport for `maildir:PATH`, `smtp://...`, `smtp+starttls://...`, `smtps://...` or
+    `memory://`; SMTP with `connections` connections busy at once."""
     scheme, _, rest = url.partition(":")
     if scheme == "maildir":
         path = rest[2:] if rest.startswith("//") else rest
@@ -54,7 +58,7 @@ def open_transport(url: str) -> Transport:
     if scheme == "memory":
         return MemoryTransport()
     if scheme in _SECURITY:
-        return SMTPTransport(parse_smtp_url(url))
+        return SMTPTransport(parse_smtp_url(url, connections=connections))
     raise ConfigError(
         VARIABLE,
         f"unknown transport {scheme!r}: use maildir:, smtp://, smtp+starttls:// or smtps://",

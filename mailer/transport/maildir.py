@@ -6,17 +6,19 @@ import itertools
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from mailer.errors import TemporaryFailure
-from mailer.transport.base import Delivered, Outgoing, SendResult, send_each
+from mailer.transport.base import Outgoing, Report, stream_each
+from mailer.transport.classify import Reply, Stage
 
 __all__ = ["MaildirTransport"]
 
 
 class MaildirTransport:
     """The embedded default: no server, every message a file a mail client can open."""
+
+    connections = 1
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -27,13 +29,15 @@ class MaildirTransport:
         for sub in ("tmp", "new", "cur"):
             (self.path / sub).mkdir(parents=True, exist_ok=True)
 
-    def send(self, *, envelope_from: str, recipient: str, message: bytes) -> SendResult:
+    def send(self, item: Outgoing) -> Reply:
         """Write the message (with Return-Path and Delivered-To, as a local MTA would)."""
+        message = item.build()
         # Unique per Maildir convention: time, microseconds, pid, counter, host.
         now = time.time()
         name = f"{int(now)}.M{int(now * 1e6) % 1_000_000}P{os.getpid()}Q{next(self._counter)}.{self._host}"
         data = (
-            f"Return-Path: <{envelope_from}>\r\nDelivered-To: {recipient}\r\n".encode() + message
+            f"Return-Path: <{item.envelope_from}>\r\nDelivered-To: {item.recipient}\r\n".encode()
+            + message
         ).replace(b"\r\n", b"\n")
         try:
             self._ensure()
@@ -41,16 +45,17 @@ class MaildirTransport:
             tmp.write_bytes(data)
             os.replace(tmp, self.path / "new" / name)
         except OSError as exc:
-            raise TemporaryFailure(
-                f"maildir {self.path}: {exc.strerror}", recipient=recipient
-            ) from exc
-        return SendResult(250, f"stored as {name}")
+            return Reply(Stage.CONNECT, None, f"maildir {self.path}: {exc.strerror}")
+        return Reply(Stage.DATA, 250, f"stored as {name}")
 
-    def send_many(
-        self, items: Iterable[Outgoing], meanwhile: Callable[[], None] | None = None
-    ) -> Iterator[tuple[Outgoing, Delivered]]:
-        """One `send` per item."""
-        return send_each(self, items, meanwhile)
+    def stream(
+        self,
+        items: Iterable[Outgoing],
+        report: Report,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> None:
+        """One file per item."""
+        stream_each(self.send, items, report, meanwhile)
 
     def close(self) -> None:
         """Nothing to release."""

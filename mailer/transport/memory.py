@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from mailer.transport.base import Delivered, Outgoing, SendResult, send_each
+from mailer.transport.base import Outgoing, Report, stream_each
+from mailer.transport.classify import Reply, Stage
 
 __all__ = ["MemoryTransport", "Sent"]
 
@@ -25,19 +26,24 @@ class MemoryTransport:
     """Accepts everything and remembers it."""
 
     outbox: list[Sent] = field(default_factory=list)
+    connections: int = 1
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def send(self, *, envelope_from: str, recipient: str, message: bytes) -> SendResult:
+    def send(self, item: Outgoing) -> Reply:
         """Record the message."""
+        message = item.build()
         with self._lock:
-            self.outbox.append(Sent(envelope_from, recipient, message))
-        return SendResult(250, "recorded")
+            self.outbox.append(Sent(item.envelope_from, item.recipient, message))
+        return Reply(Stage.DATA, 250, "recorded")
 
-    def send_many(
-        self, items: Iterable[Outgoing], meanwhile: Callable[[], None] | None = None
-    ) -> Iterator[tuple[Outgoing, Delivered]]:
+    def stream(
+        self,
+        items: Iterable[Outgoing],
+        report: Report,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> None:
         """One `send` per item."""
-        return send_each(self, items, meanwhile)
+        stream_each(self.send, items, report, meanwhile)
 
     def close(self) -> None:
         """Nothing to release."""

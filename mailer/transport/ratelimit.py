@@ -1,5 +1,8 @@
 """Rate limits shared by every worker: a Redis token bucket (global, and per recipient domain).
 
+The bucket holds one token at most and starts with one: messages are spaced 1 / rate apart,
+so that no second (the first one included) sees more than the limit. A bucket that starts
+full with a second's worth of tokens lets twice the limit through in its first second.
 With no limit set nothing is called: the workers never wait on each other.
 """
 
@@ -62,7 +65,7 @@ class LocalBucket:
 
     def __init__(self, rate: float) -> None:
         self.rate = rate
-        self._tokens = max(1.0, rate)
+        self._tokens = 1.0
         self._at = time.monotonic()
         self._slow_until = 0.0
         self._lock = threading.Lock()
@@ -73,7 +76,7 @@ class LocalBucket:
             with self._lock:
                 now = time.monotonic()
                 rate = self.rate / 2 if now < self._slow_until else self.rate
-                self._tokens = min(max(1.0, rate), self._tokens + (now - self._at) * rate)
+                self._tokens = min(1.0, self._tokens + (now - self._at) * rate)
                 self._at = now
                 if self._tokens >= 1:
                     self._tokens -= 1
@@ -98,9 +101,7 @@ class RedisBucket:
 
     def _take(self, key: str, rate: float) -> None:
         while True:
-            wait = int(
-                self._script(keys=[key], args=[rate, max(1.0, rate), int(time.time() * 1000)])
-            )
+            wait = int(self._script(keys=[key], args=[rate, 1, int(time.time() * 1000)]))
             if wait <= 0:
                 return
             time.sleep(wait / 1000)

@@ -1,4 +1,5 @@
-"""SMTP with one persistent connection per process: STARTTLS or implicit TLS, AUTH, reconnect on drop."""
+"""One SMTP connection, kept open across messages: STARTTLS or implicit TLS, AUTH, PIPELINING,
+SMTPUTF8, reconnect on drop. `SMTPTransport` (pool.py) keeps several of them busy at once."""
 
 from __future__ import annotations
 
@@ -6,16 +7,16 @@ import contextlib
 import itertools
 import smtplib
 import ssl
-import threading
+import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from mailer.errors import DeliveryError, PermanentFailure, TemporaryFailure
-from mailer.transport.base import DATA_END, Delivered, Outgoing, SendResult, dot_stuffed
-from mailer.transport.classify import Outcome, classify
+from mailer.transport.address import ascii_address
+from mailer.transport.base import Outgoing, build_failure
+from mailer.transport.classify import Reply, Stage
 
-__all__ = ["SMTPSettings", "SMTPTransport"]
+__all__ = ["SMTPConnection", "SMTPSettings"]
 
 _MAXLINE = 8193  # smtplib's limit on one reply line, plus one
 
@@ -32,18 +33,34 @@ class SMTPSettings:
     timeout: float = 30.0
     max_per_connection: int = 1000
     verify_tls: bool = True
+    connections: int = 1  # connections kept busy at once by SMTPTransport
 
 
-class SMTPTransport:
-    """Keeps its connection open across messages and batches; thread-safe by a lock."""
+class _Unaddressable(Exception):
+    """The item's addresses cannot travel on this connection (nothing was sent)."""
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+        super().__init__(reply.text)
+
+
+class SMTPConnection:
+    """One connection to the relay, opened on first use; not thread-safe (one user at a time)."""
 
     def __init__(self, settings: SMTPSettings) -> None:
         self.settings = settings
         self._conn: smtplib.SMTP | None = None
         self._sent_on_conn = 0
-        self._lock = threading.Lock()
         # The item a lost connection interrupted before its data (set by the send loops).
         self._interrupted: Outgoing | None = None
+        # Seconds spent waiting for the server's verdict on a message's data: how much a
+        # second connection would overlap (pool.py reads it).
+        self.waited = 0.0
+
+    @property
+    def is_open(self) -> bool:
+        """True while a connection is established."""
+        return self._conn is not None
 
     def _tls_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context()
@@ -59,32 +76,37 @@ class SMTPTransport:
             conn = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=self._tls_context())
         else:
             conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
-        conn.ehlo()
-        if s.security == "starttls":
-            conn.starttls(context=self._tls_context())
+        try:
             conn.ehlo()
-        if s.username:
-            conn.login(s.username, s.password or "")
+            if s.security == "starttls":
+                conn.starttls(context=self._tls_context())
+                conn.ehlo()
+            if s.username:
+                conn.login(s.username, s.password or "")
+        except BaseException:
+            conn.close()
+            raise
         self._sent_on_conn = 0
         return conn
 
-    def _connection(self) -> smtplib.SMTP:
-        if self._conn is None or self._sent_on_conn >= self.settings.max_per_connection:
-            self._drop(polite=True)
-            try:
-                self._conn = self._connect()
-            except smtplib.SMTPAuthenticationError as exc:
-                # Our credentials, not the recipient: retry later, never bounce anyone for it.
-                raise TemporaryFailure(
-                    f"authentication refused: {exc.smtp_error!r}", code=exc.smtp_code
-                ) from exc
-            except (OSError, smtplib.SMTPException) as exc:
-                raise TemporaryFailure(
-                    f"cannot connect to {self.settings.host}:{self.settings.port}: {exc}"
-                ) from exc
-        return self._conn
+    def open(self) -> Reply | None:
+        """Connect when not connected (or rotate after `max_per_connection` messages); None when
+        ready, else the reply that says why not (stage CONNECT)."""
+        if self._conn is not None and self._sent_on_conn < self.settings.max_per_connection:
+            return None
+        self.drop(polite=True)
+        where = f"{self.settings.host}:{self.settings.port}"
+        try:
+            self._conn = self._connect()
+        except smtplib.SMTPResponseException as exc:
+            # Refused at the greeting, EHLO, STARTTLS or AUTH (535: our credentials).
+            return Reply(Stage.CONNECT, exc.smtp_code, _text(exc.smtp_error))
+        except (OSError, smtplib.SMTPException) as exc:
+            return Reply(Stage.CONNECT, None, f"cannot connect to {where}: {exc}")
+        return None
 
-    def _drop(self, *, polite: bool) -> None:
+    def drop(self, *, polite: bool) -> None:
+        """Close the connection (QUIT first when polite)."""
         conn, self._conn = self._conn, None
         if conn is None:
             return
@@ -96,57 +118,57 @@ class SMTPTransport:
         except (OSError, smtplib.SMTPException):
             conn.close()
 
-    def send(self, *, envelope_from: str, recipient: str, message: bytes) -> SendResult:
-        """MAIL, RCPT, DATA on the open connection; one reconnect when it was dropped before DATA."""
-        item = Outgoing(0, envelope_from, recipient, lambda: message)
+    def send(self, item: Outgoing) -> Reply:
+        """MAIL, RCPT, DATA for one message; one reconnect when dropped before DATA."""
         # Read the stream to its end: leaving it early would drop the connection.
-        ((_, outcome),) = list(self.send_many((item,)))
-        if isinstance(outcome, DeliveryError):
-            raise outcome
-        return outcome
+        ((_, reply),) = list(self.send_many((item,)))
+        return reply
 
     def send_many(
-        self, items: Iterable[Outgoing], meanwhile: Callable[[], None] | None = None
-    ) -> Iterator[tuple[Outgoing, Delivered]]:
-        """Each item on the open connection, its outcome yielded before the next data leaves.
+        self,
+        items: Iterable[Outgoing],
+        meanwhile: Callable[[], None] | None = None,
+        unreachable: Callable[[Outgoing, Reply], bool] | None = None,
+    ) -> Iterator[tuple[Outgoing, Reply]]:
+        """Each item on this connection, its reply yielded before the next data leaves.
 
         With PIPELINING (RFC 2920) a message's data, its final dot and the next message's
         MAIL, RCPT and DATA go in one write: one round trip per message, and the next message
         is built, and `meanwhile` run, while the server stores this one. A connection lost
         before an item's data is sent gets one reconnect for that item; lost after, the item
-        is a temporary failure (the server may have kept it: at worst one duplicate, never a
-        loss).
+        gets a reply without a code (the server may have kept it: at worst one duplicate,
+        never a loss). When the server cannot be reached, every item left gets that reply,
+        unless `unreachable` takes the item back (it returns True): then this stream ends.
         """
-        with self._lock:
-            queue = iter(items)
-            item = next(queue, None)
-            retried: Outgoing | None = None
-            while item is not None:
-                try:
-                    conn = self._connection()
-                except TemporaryFailure as exc:
-                    # No server to talk to: every item left waits for a later attempt.
-                    for left in itertools.chain((item,), queue):
-                        yield left, TemporaryFailure(str(exc), recipient=left.recipient)
-                    return
-                self._interrupted = None
-                if conn.has_extn("pipelining"):
-                    again = yield from self._stream(conn, item, queue, meanwhile)
-                else:
-                    again = yield from self._one_by_one(conn, item, queue, meanwhile)
-                if again is None:
-                    return
-                if again is not self._interrupted:
-                    item = again  # rotated, or a loss already reported: nothing to retry
-                    continue
-                if again is retried:
-                    yield (
-                        again,
-                        TemporaryFailure("connection lost twice", recipient=again.recipient),
-                    )
-                    item = next(queue, None)
-                else:
-                    item = retried = again
+        queue = iter(items)
+        item = next(queue, None)
+        retried: Outgoing | None = None
+        while item is not None:
+            refused = self.open()
+            if refused is not None:
+                if unreachable is not None and unreachable(item, refused):
+                    return  # other connections carry on with it
+                # No server to talk to: every item left waits for a later attempt.
+                for left in itertools.chain((item,), queue):
+                    yield left, refused
+                return
+            conn = self._conn
+            assert conn is not None
+            self._interrupted = None
+            if conn.has_extn("pipelining"):
+                again = yield from self._stream(conn, item, queue, meanwhile)
+            else:
+                again = yield from self._one_by_one(conn, item, queue, meanwhile)
+            if again is None:
+                return
+            if again is not self._interrupted:
+                item = again  # rotated, or a loss already reported: nothing to retry
+                continue
+            if again is retried:
+                yield again, Reply(Stage.CONNECT, None, "connection lost twice before the data")
+                item = next(queue, None)
+            else:
+                item = retried = again
 
     def _one_by_one(
         self,
@@ -154,7 +176,7 @@ class SMTPTransport:
         item: Outgoing,
         queue: Iterator[Outgoing],
         meanwhile: Callable[[], None] | None,
-    ) -> Generator[tuple[Outgoing, Delivered], None, Outgoing | None]:
+    ) -> Generator[tuple[Outgoing, Reply], None, Outgoing | None]:
         """MAIL, RCPT, DATA and their replies in turn, for servers without PIPELINING; returns
         the item to send on a new connection, or None when the queue is done."""
         current: Outgoing | None = item
@@ -164,20 +186,18 @@ class SMTPTransport:
             if meanwhile is not None:
                 meanwhile()  # nothing to overlap with here: before each transaction
             try:
-                outcome: Delivered = self._transaction(
-                    conn, current.envelope_from, current.recipient, current.build()
-                )
-            except DeliveryError as exc:
-                outcome = exc
+                waiting = time.perf_counter()
+                reply = self._transaction(conn, current)
+                self.waited += time.perf_counter() - waiting
             except _AfterData as exc:
-                self._drop(polite=False)
-                yield current, _lost(exc, current)
+                self.drop(polite=False)
+                yield current, _lost(exc)
                 return next(queue, None)
             except (OSError, smtplib.SMTPServerDisconnected):
-                self._drop(polite=False)
+                self.drop(polite=False)
                 self._interrupted = current
                 return current
-            yield current, outcome
+            yield current, reply
             current = next(queue, None)
         return None
 
@@ -187,61 +207,76 @@ class SMTPTransport:
         item: Outgoing,
         queue: Iterator[Outgoing],
         meanwhile: Callable[[], None] | None,
-    ) -> Generator[tuple[Outgoing, Delivered], None, Outgoing | None]:
+    ) -> Generator[tuple[Outgoing, Reply], None, Outgoing | None]:
         """The pipelined loop; returns the item to send on a new connection, or None."""
         sock = conn.sock
         assert sock is not None
         if conn.file is None:
             conn.file = sock.makefile("rb")
         reader = conn.file
-        current, following = item, None
+        current: Outgoing | None = item
+        following: Outgoing | None = None
         data_sent = False
         try:
-            sock.sendall(_envelope(current))
-            body = _data(current)
+            # The first item that can be addressed here, its envelope sent.
+            current, envelope = yield from _addressable(conn, current, queue)
+            if current is None:
+                return None
+            sock.sendall(envelope)
+            body = _body(current)
             while True:
-                refused = _envelope_refused(reader, current)
+                refused = _envelope_refused(reader)
+                if refused is None and isinstance(body, Reply):
+                    # Its data cannot be built, and the server waits for it: only a dropped
+                    # connection leaves no message behind (RFC 5321 4.1.1.4).
+                    self.drop(polite=False)
+                    yield current, body
+                    return next(queue, None)
                 if refused is not None:
-                    data_code, error = refused
-                    yield current, error
-                    following = next(queue, None)
+                    data_code, reply = refused
+                    yield current, reply
+                    following, next_envelope = yield from _addressable(conn, None, queue)
                     # End a DATA the server accepted anyway (RFC 2920 3.1), then RSET.
                     cleanup = (b".\r\n" if data_code == 354 else b"") + b"RSET\r\n"
-                    sock.sendall(cleanup + (_envelope(following) if following else b""))
+                    sock.sendall(cleanup + next_envelope)
                     for _ in range(2 if data_code == 354 else 1):
                         _reply(reader)
                     if following is None:
                         return None
                     current, following = following, None
-                    body = _data(current)
+                    body = _body(current)
                     continue
+                assert not isinstance(body, Reply)
                 rotate = self._sent_on_conn + 1 >= self.settings.max_per_connection
-                following = None if rotate else next(queue, None)
+                next_envelope = b""
+                if not rotate:
+                    following, next_envelope = yield from _addressable(conn, None, queue)
                 data_sent = True
                 # The data, its final dot and the next envelope in one write (RFC 2920).
-                sock.sendall(body + _envelope(following) if following else body)
+                sock.sendall(body + next_envelope if next_envelope else body)
                 # While the server stores this message: build the next one, run the caller's
                 # bulk work, then wait for the reply.
-                next_body = _data(following) if following else b""
+                next_body: bytes | Reply = _body(following) if following else b""
                 if meanwhile is not None:
                     meanwhile()
+                waiting = time.perf_counter()
                 code, text = _reply(reader)
+                self.waited += time.perf_counter() - waiting
                 data_sent = False
                 if code == 250:
                     self._sent_on_conn += 1
-                    yield current, SendResult(code, text)
-                else:
-                    yield current, _failure(code, text, current.recipient)
+                yield current, Reply(Stage.DATA, code, text)
                 if following is None:
                     if rotate:
-                        self._drop(polite=True)
+                        self.drop(polite=True)
                         return next(queue, None)
                     return None
                 current, following, body = following, None, next_body
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
-            self._drop(polite=False)
+            self.drop(polite=False)
             if data_sent:
-                yield current, _lost(exc, current)
+                assert current is not None
+                yield current, _lost(exc)
                 # The next envelope was in flight with the data: that item is interrupted.
                 self._interrupted = following
                 return following if following is not None else next(queue, None)
@@ -250,33 +285,38 @@ class SMTPTransport:
         except BaseException:
             # The caller stopped reading mid-stream, or failed: the server's state is unknown,
             # so the connection is not reused.
-            self._drop(polite=False)
+            self.drop(polite=False)
             raise
 
-    def _transaction(
-        self, conn: smtplib.SMTP, sender: str, recipient: str, message: bytes
-    ) -> SendResult:
-        code, reply = conn.mail(sender)
+    def _transaction(self, conn: smtplib.SMTP, item: Outgoing) -> Reply:
+        try:
+            sender, recipient, options = _addresses(conn, item)
+        except _Unaddressable as exc:
+            return exc.reply
+        try:
+            message = item.build()
+        except Exception as exc:  # a bad message fails alone
+            return build_failure(exc)
+        code, text = conn.mail(sender, options)
         if code != 250:
             self._reset(conn)
-            raise _failure(code, reply, recipient)
-        code, reply = conn.rcpt(recipient)
+            return Reply(Stage.MAIL, code, _text(text))
+        code, text = conn.rcpt(recipient)
         if code not in (250, 251):
             self._reset(conn)
-            raise _failure(code, reply, recipient)
+            return Reply(Stage.RCPT, code, _text(text))
         try:
-            code, reply = conn.data(message)
+            code, text = conn.data(message)
         except smtplib.SMTPDataError as exc:
             self._reset(conn)
-            raise _failure(exc.smtp_code, exc.smtp_error, recipient) from exc
+            return Reply(Stage.DATA, exc.smtp_code, _text(exc.smtp_error))
         except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
             # The server may have stored the message before the line dropped: retrying
             # risks one duplicate, never a loss.
             raise _AfterData(str(exc)) from exc
-        if code != 250:
-            raise _failure(code, reply, recipient)
-        self._sent_on_conn += 1
-        return SendResult(code, _text(reply))
+        if code == 250:
+            self._sent_on_conn += 1
+        return Reply(Stage.DATA, code, _text(text))
 
     @staticmethod
     def _reset(conn: smtplib.SMTP) -> None:
@@ -285,24 +325,64 @@ class SMTPTransport:
 
     def close(self) -> None:
         """QUIT the connection; the next send opens a new one."""
-        with self._lock:
-            self._drop(polite=True)
+        self.drop(polite=True)
 
 
 class _AfterData(smtplib.SMTPServerDisconnected):
     """The connection dropped during DATA."""
 
 
-def _data(item: Outgoing) -> bytes:
-    """The item's DATA payload: stuffed and ended by its composer, or here."""
-    if item.data is not None:
-        return item.data()
-    data = dot_stuffed(item.build())
-    return data + (DATA_END if data.endswith(b"\r\n") else b"\r\n" + DATA_END)
+def _addresses(conn: smtplib.SMTP, item: Outgoing) -> tuple[str, str, list[str]]:
+    """Envelope sender, recipient and MAIL parameters for this connection: the ASCII form
+    (an IDN domain as its A-label), or UTF-8 with SMTPUTF8 when the server offers it (RFC
+    6531); `_Unaddressable` when neither can carry the address."""
+    sender, recipient = ascii_address(item.envelope_from), ascii_address(item.recipient)
+    if sender is not None and recipient is not None:
+        return sender, recipient, []
+    if conn.has_extn("smtputf8"):
+        # RFC 6531 3.4: the SMTPUTF8 parameter on MAIL; its servers also take 8BITMIME.
+        options = ["SMTPUTF8"] + (["BODY=8BITMIME"] if conn.has_extn("8bitmime") else [])
+        return item.envelope_from, item.recipient, options
+    which = "recipient" if recipient is None else "sender"
+    raise _Unaddressable(
+        Reply(
+            Stage.BUILD,
+            None,
+            f"the {which} address has a non-ASCII local part and the relay does not offer "
+            "SMTPUTF8 (RFC 6531)",
+        )
+    )
 
 
-def _envelope(item: Outgoing) -> bytes:
-    return f"MAIL FROM:<{item.envelope_from}>\r\nRCPT TO:<{item.recipient}>\r\nDATA\r\n".encode()
+def _envelope(conn: smtplib.SMTP, item: Outgoing) -> bytes:
+    sender, recipient, options = _addresses(conn, item)
+    extra = "".join(f" {o}" for o in options)
+    return f"MAIL FROM:<{sender}>{extra}\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode()
+
+
+def _addressable(
+    conn: smtplib.SMTP, item: Outgoing | None, queue: Iterator[Outgoing]
+) -> Generator[tuple[Outgoing, Reply], None, tuple[Outgoing | None, bytes]]:
+    """The next item (`item` first) whose envelope can be written here, with that envelope;
+    items that cannot are reported on the way, having sent nothing."""
+    current = item if item is not None else next(queue, None)
+    while current is not None:
+        try:
+            return current, _envelope(conn, current)
+        except _Unaddressable as exc:
+            yield current, exc.reply
+        except Exception as exc:  # an address that cannot be encoded at all
+            yield current, build_failure(exc)
+        current = next(queue, None)
+    return None, b""
+
+
+def _body(item: Outgoing) -> bytes | Reply:
+    """The item's DATA payload, or the reply saying why it cannot be built."""
+    try:
+        return item.wire()
+    except Exception as exc:  # one bad message fails alone, never the stream
+        return build_failure(exc)
 
 
 def _reply(reader: BinaryIO) -> tuple[int, str]:
@@ -323,28 +403,33 @@ def _reply(reader: BinaryIO) -> tuple[int, str]:
     return code, text.decode("utf-8", "replace")
 
 
-def _envelope_refused(reader: BinaryIO, item: Outgoing) -> tuple[int, DeliveryError] | None:
+def _envelope_refused(reader: BinaryIO) -> tuple[int, Reply] | None:
     """Read the replies to MAIL, RCPT and DATA: None when the server waits for the data,
-    else DATA's reply code and the first refusal."""
+    else DATA's reply code and the first refusal, with its stage."""
     replies = [_reply(reader) for _ in range(3)]
-    (mail_code, _), (rcpt_code, _), (data_code, _) = replies
+    (mail_code, mail_text), (rcpt_code, rcpt_text), (data_code, data_text) = replies
     if mail_code == 250 and rcpt_code in (250, 251) and data_code == 354:
         return None
-    code, text = next(((c, t) for c, t in replies[:2] if c not in (250, 251)), replies[2])
-    return data_code, _failure(code, text, item.recipient)
+    if mail_code != 250:
+        return data_code, Reply(Stage.MAIL, mail_code, mail_text)
+    if rcpt_code not in (250, 251):
+        return data_code, Reply(Stage.RCPT, rcpt_code, rcpt_text)
+    return data_code, Reply(Stage.DATA, data_code, data_text)
 
 
-def _lost(exc: BaseException, item: Outgoing) -> TemporaryFailure:
-    return TemporaryFailure(f"connection lost: {exc}", recipient=item.recipient)
+def _lost(exc: BaseException) -> Reply:
+    return Reply(Stage.DATA, None, f"connection lost: {exc}")
 
 
 def _text(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
 
 
-def _failure(code: int, reply: bytes | str, recipient: str) -> DeliveryError:
-    text = _text(reply)
-    outcome = classify(code, text)
-    if outcome is Outcome.PERMANENT:
-        return PermanentFailure(text, code=code, recipient=recipient)
-    return TemporaryFailure(text, code=code, recipient=recipient)
+def __getattr__(name: str) -> object:
+    # The pool of connections lived here as `SMTPTransport` before it had several; importers
+    # of the old name get the pool (pool.py imports this module, hence the lazy import).
+    if name == "SMTPTransport":
+        from mailer.transport.pool import SMTPTransport
+
+        return SMTPTransport
+    raise AttributeError(name)

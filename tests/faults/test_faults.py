@@ -1,7 +1,8 @@
 """Fault injection: killed workers, a restarted Redis, a misbehaving SMTP server, pause/resume/cancel.
 
-Real Redis, real `mailer worker` processes (with beat for the sweep), a real aiosmtpd server.
-Every scenario is bounded in size and time and stops by itself.
+Real Redis, real `mailer worker` processes (with beat for the sweep), a real aiosmtpd server,
+on the default settings (leases, sweep, batch size, connections). Every scenario is bounded
+in size and time and stops by itself.
 """
 
 from __future__ import annotations
@@ -15,17 +16,12 @@ from typing import Any
 
 import pytest
 
+from mailer.config import SMTP_CONNECTIONS
 from tests.conftest import EXAMPLES, Workdir
 from tests.processes import kill_a_pool_process, worker_process
 from tests.servers import RedisServer, SMTPServer
 
 pytestmark = pytest.mark.redis
-
-FAST_RECOVERY = {
-    "MAILER_LEASE_SECONDS": "3",
-    "MAILER_SWEEP_SECONDS": "1",
-    "MAILER_BATCH_SIZE": "50",
-}
 
 
 def _setup(workdir: Workdir, redis_url: str, smtp: SMTPServer, people: int) -> list[str]:
@@ -34,7 +30,6 @@ def _setup(workdir: Workdir, redis_url: str, smtp: SMTPServer, people: int) -> l
             "MAILER_BROKER_URL": redis_url,
             "MAILER_TRANSPORT_URL": smtp.url,
             "MAILER_SECRET_KEY": "fault-tests-secret-key-0123456789abcdef",
-            **FAST_RECOVERY,
         }
     )
     addresses = [f"p{i:05d}@example.org" for i in range(people)]
@@ -78,23 +73,28 @@ def own_redis() -> Iterator[RedisServer]:
         server.stop()
 
 
-def test_killed_workers_lose_nothing_and_duplicate_at_most_once_per_kill(
+def test_killed_workers_lose_nothing_and_duplicate_at_most_once_per_connection(
     workdir: Workdir, redis_server: RedisServer, smtp_server: SMTPServer
 ) -> None:
-    addresses = _setup(workdir, f"redis://127.0.0.1:{redis_server.port}/5", smtp_server, 2000)
-    smtp_server.handler.delay = 0.004
+    addresses = _setup(workdir, f"redis://127.0.0.1:{redis_server.port}/5", smtp_server, 3000)
+    smtp_server.handler.delay = 0.02  # a relay 20 ms away: many messages in flight at once
     kills = 0
     with worker_process(workdir, concurrency=2, beat=True) as worker:
         workdir.run("statements", "publish", "nso-export-licence-en", "--no-wait")
-        for threshold in (200, 700, 1200):
-            smtp_server.wait_for(threshold, timeout=60)
-            kill_a_pool_process(worker)
+        for threshold in (300, 1000, 1700):
+            smtp_server.wait_for(threshold, timeout=90)
+            kill_a_pool_process(worker, sending_to=smtp_server.port)
             kills += 1
+        restarted = time.monotonic()
         status = _wait(workdir, lambda s: s["state"] == "done", timeout=150)
+        # The goal of issue #15: done within two minutes of the last kill, on default leases.
+        assert time.monotonic() - restarted <= 120
     assert status["sent"] == len(addresses) and status["failed"] == 0
     assert _recipients(smtp_server) == set(addresses)
+    assert smtp_server.handler.most_in_data > SMTP_CONNECTIONS  # both processes, many each
     duplicates = sum(n - 1 for n in _received(smtp_server).values())
-    assert duplicates <= kills
+    # Each kill costs at most the messages in flight on that process's connections.
+    assert duplicates <= kills * SMTP_CONNECTIONS
 
 
 def test_redis_restarted_mid_campaign_loses_nothing(
@@ -181,3 +181,63 @@ def test_pause_resume_and_cancel_reconcile(
         == status["total"]
     )
     assert status["sent"] == len(smtp_server.handler.received) - len(addresses)
+
+
+def test_a_relay_refusing_our_sender_pauses_the_campaign_and_suppresses_nobody(
+    workdir: Workdir, redis_server: RedisServer, smtp_server: SMTPServer
+) -> None:
+    # After a credentials or SPF change: every MAIL FROM refused (issue #15: 328 of 400 people
+    # were suppressed for good before the error brake paused the campaign).
+    addresses = _setup(workdir, f"redis://127.0.0.1:{redis_server.port}/8", smtp_server, 400)
+    refusing = [True]
+    smtp_server.handler.refuse_mail = lambda sender: (
+        "550 5.7.1 <bounces@example.org>: Sender address rejected: Access denied"
+        if refusing[0]
+        else None
+    )
+    with worker_process(workdir, concurrency=2, beat=True):
+        workdir.run("statements", "publish", "nso-export-licence-en", "--no-wait")
+        status = _wait(workdir, lambda s: s["state"] == "paused", timeout=60)
+        assert "Sender address rejected" in status["reason"] and "MAIL FROM" in status["reason"]
+        table = workdir.run("campaigns", "status", "1").stdout
+        assert "Sender address rejected" in table
+        time.sleep(2)
+        status = _status(workdir)
+        assert status["sent"] == 0 and status["failed"] == 0
+        assert status["pending"] == len(addresses)
+        people = json.loads(workdir.run("subscribers", "list", "--json").stdout)
+        assert {p["status"] for p in people} == {"subscribed"}  # nobody suppressed
+        why = workdir.run("subscribers", "why", addresses[0], "--campaign", "1").stdout
+        assert "0 attempt(s)" in why  # no attempt was spent
+        refusing[0] = False  # the operator fixes the relay account
+        workdir.run("campaigns", "resume", "1")
+        status = _wait(workdir, lambda s: s["state"] == "done", timeout=120)
+    assert status["sent"] == len(addresses)
+    assert _recipients(smtp_server) == set(addresses)
+
+
+def test_a_content_refusal_fails_the_row_and_only_unknown_users_are_suppressed(
+    workdir: Workdir, redis_server: RedisServer, smtp_server: SMTPServer
+) -> None:
+    addresses = _setup(workdir, f"redis://127.0.0.1:{redis_server.port}/9", smtp_server, 300)
+    spam = set(addresses[10:40])  # 554 5.7.1 at DATA: this message, not these people
+    unknown = set(addresses[100:105])  # 550 5.1.1 at RCPT: the only ones to suppress
+    smtp_server.handler.refuse_rcpt = lambda a: (
+        f"550 5.1.1 <{a}>: Recipient address rejected: User unknown" if a in unknown else None
+    )
+    smtp_server.handler.fault = lambda e: (
+        "554 5.7.1 Message rejected as spam" if e.rcpt_tos[0] in spam else None
+    )
+    with worker_process(workdir, concurrency=2, beat=True):
+        workdir.run("statements", "publish", "nso-export-licence-en", "--no-wait")
+        status = _wait(workdir, lambda s: s["state"] == "done", timeout=120)
+    assert status["failed"] == len(spam) + len(unknown)
+    assert status["sent"] == len(addresses) - len(spam) - len(unknown)
+    people = {
+        p["email"]: p["status"]
+        for p in json.loads(workdir.run("subscribers", "list", "--json").stdout)
+    }
+    assert {a for a, state in people.items() if state == "bounced"} == unknown
+    assert all(people[a] == "subscribed" for a in spam)
+    why = workdir.run("subscribers", "why", sorted(spam)[0], "--campaign", "1").stdout
+    assert "554 5.7.1 Message rejected as spam" in why

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Connection
 
+from mailer.ledger.states import DeliveryState
 from mailer.store.db import Database
 from mailer.store.models import Delivery
 
@@ -119,10 +120,10 @@ _FOLD = (
     .where(
         Delivery.__table__.c.campaign_id == bindparam("campaign"),
         Delivery.__table__.c.subscriber_id == bindparam("subscriber"),
-        Delivery.__table__.c.status != "sent",
+        Delivery.__table__.c.status != DeliveryState.SENT,
     )
     .values(
-        status="sent",
+        status=DeliveryState.SENT,
         sent_at=bindparam("sent_at"),
         message_id=bindparam("message_id"),
         last_reply=bindparam("reply"),
@@ -138,9 +139,18 @@ _SQLITE_FOLD = (
 )
 
 
+_POSTGRES_FOLD = (
+    "UPDATE deliveries AS d SET status = 'sent', sent_at = v.sent_at, updated_at = v.sent_at, "
+    "message_id = v.message_id, last_reply = v.reply, attempts = d.attempts + 1, "
+    "lease_until = NULL FROM (VALUES {values}) AS v(campaign, subscriber, sent_at, message_id, reply) "
+    "WHERE d.campaign_id = v.campaign AND d.subscriber_id = v.subscriber AND d.status <> 'sent'"
+)
+
+
 def fold(ledger: Connection, marks: Iterable[Mark]) -> None:
     """Write marks into the ledger in one transaction (rows already sent are untouched)."""
-    rows = list(marks)
+    # In one order (subscriber ids): two writers of overlapping rows then never deadlock.
+    rows = sorted(marks, key=lambda m: (m.campaign_id, m.subscriber_id))
     if not rows:
         return
     if ledger.dialect.name == "sqlite":
@@ -160,6 +170,16 @@ def fold(ledger: Connection, marks: Iterable[Mark]) -> None:
             ],
         )
         driver.commit()
+        return
+    if ledger.dialect.name == "postgresql":
+        # One statement for the whole fold (UPDATE ... FROM VALUES): a statement per row
+        # costs the server more than the rest of the message.
+        values = ", ".join(["(%s, %s, %s::timestamptz, %s, %s)"] * len(rows))
+        params: list[Any] = []
+        for m in rows:
+            params += [m.campaign_id, m.subscriber_id, m.sent_at, m.message_id, m.reply[:500]]
+        ledger.exec_driver_sql(_POSTGRES_FOLD.format(values=values), tuple(params))
+        ledger.commit()
         return
     ledger.execute(
         _FOLD,
