@@ -44,6 +44,10 @@ class Source:
     publish: bool = False
     lang: str | None = None
     urgency: str = "news"
+    # Added to every statement the source brings (a feed's own categories come first):
+    # what the organisation knows of a feed that says nothing of its subject or place.
+    topics: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -291,7 +295,51 @@ def _source(where: str, index: int, value: object) -> Source:
     urgency = value.get("urgency", "news")
     if urgency not in ("alert", "news"):
         raise ConfigError(where, f"sources[{index}].urgency must be alert or news, not {urgency!r}")
-    return Source(url=url, directory=directory, publish=publish, lang=lang, urgency=urgency)
+    return Source(
+        url=url,
+        directory=directory,
+        publish=publish,
+        lang=lang,
+        urgency=urgency,
+        topics=_source_topics(where, index, value.get("topics", [])),
+        countries=_source_countries(where, index, value.get("countries", [])),
+    )
+
+
+# As a statement's front matter: 20 topics of 100 characters, 30 ISO 3166 alpha-2 codes.
+_SOURCE_TOPICS = 20
+_SOURCE_COUNTRIES = 30
+
+
+def _source_topics(where: str, index: int, value: object) -> tuple[str, ...]:
+    key = f"sources[{index}].topics"
+    if not isinstance(value, list) or len(value) > _SOURCE_TOPICS:
+        raise ConfigError(where, f"{key} must be a list of at most {_SOURCE_TOPICS} topics")
+    seen: dict[str, str] = {}
+    for position, item in enumerate(value):
+        topic = " ".join(item.split()) if isinstance(item, str) else ""
+        if not topic or len(topic) > _MAX_TOPIC_LENGTH or not topic.isprintable():
+            raise ConfigError(
+                where,
+                f"{key}[{position}] must be printable text of 1 to {_MAX_TOPIC_LENGTH} characters",
+            )
+        seen.setdefault(topic.casefold(), topic)
+    return tuple(seen.values())
+
+
+def _source_countries(where: str, index: int, value: object) -> tuple[str, ...]:
+    key = f"sources[{index}].countries"
+    if not isinstance(value, list) or len(value) > _SOURCE_COUNTRIES:
+        raise ConfigError(where, f"{key} must be a list of at most {_SOURCE_COUNTRIES} codes")
+    codes: list[str] = []
+    for position, item in enumerate(value):
+        code = item.strip().upper() if isinstance(item, str) else ""
+        if not re.fullmatch(r"[A-Z]{2}", code):
+            raise ConfigError(
+                where, f"{key}[{position}] must be an ISO 3166 alpha-2 code like BE, not {item!r}"
+            )
+        codes.append(code)
+    return tuple(dict.fromkeys(codes))
 
 
 def _missing(where: str, value: object) -> str:
