@@ -99,13 +99,11 @@ class OrgProfile:
         return self.unsubscribe_address or f"unsubscribe@{self.sender_domain}"
 
     def for_locale(self, locale: str) -> LocaleProfile:
-        """The locale's own settings, falling back to its language's, then to a donate button."""
+        """The locale's own settings, else its language's, else none: no default button is
+        made up (a `website/donate` page may not exist, or not in that language), so a locale
+        without `[locales.X]` buttons shows only the statement's own."""
         found = self.per_locale.get(locale) or self.per_locale.get(locale.split("_")[0])
-        if found is not None:
-            return found
-        return LocaleProfile(
-            actions=(DefaultAction("donate", f"{self.website.rstrip('/')}/donate"),)
-        )
+        return found if found is not None else LocaleProfile()
 
     def sender_name(self, locale: str) -> str:
         """The From display name for a locale."""

@@ -10,12 +10,14 @@ import typer
 from rich.text import Text
 from sqlalchemy import select
 
+from mailer.campaigns.languages import language_problem
 from mailer.campaigns.missing import parse_missing
 from mailer.cli.campaigns import MissingOption
 from mailer.cli.common import console, err, friendly, open_runtime, print_json, terminal_safe
 from mailer.cli.publishing import publish_group, release_translations
 from mailer.cli.terminal import one_line
 from mailer.errors import StatementError
+from mailer.i18n import available_catalogs
 from mailer.statements import parse_file
 from mailer.statements.repository import save, to_statement
 from mailer.store.models import StatementRow
@@ -58,6 +60,7 @@ def import_(
     problems = 0
     groups: dict[str, str] = {}
     actions: dict[str, int] = {}
+    catalogs = available_catalogs()
     for path in _files(paths):
         try:
             statement = parse_file(path, translation_key=translation_key)
@@ -75,6 +78,15 @@ def import_(
             continue
         with rt.db.session() as session:
             action = save(session, statement)
+        unsendable = language_problem(statement.lang, rt.org, catalogs)
+        if unsendable is not None:
+            err.print(
+                f"warning: {one_line(str(path))}: {unsendable}: imported, but no email is sent "
+                "in it (its readers get their fallback's version) until both are there "
+                "(README: Adding a language)",
+                markup=False,
+                soft_wrap=True,
+            )
         actions[action] = actions.get(action, 0) + 1
         groups.setdefault(statement.translation_key, statement.id)
         print(terminal_safe(statement.id))
