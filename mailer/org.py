@@ -81,6 +81,9 @@ class OrgProfile:
     # default): no remote image, only its alt text. Every image loaded tells its host who
     # opened the email, when and from where.
     image_hosts: tuple[str, ...] = ()
+    # Whether French elides before the name ("d’Amnesty"): None decides by its first letter
+    # (a vowel elides, an h does not: mute or not is the word's, "d’Humanité", "de Handicap").
+    name_elides: bool | None = None
     per_locale: dict[str, LocaleProfile] = field(default_factory=dict)
 
     @property
@@ -177,6 +180,7 @@ def load_profile(path: Path | None) -> OrgProfile:
         sources=tuple(_source(where, i, s) for i, s in enumerate(data.get("sources", []))),
         topics=_topics(where, org.get("topics", [])),
         image_hosts=_hosts(where, org.get("image_hosts", [])),
+        name_elides=_optional_flag(where, org, "name_elides"),
         per_locale=per_locale,
     )
 
@@ -229,6 +233,13 @@ def _url(where: str, key: str, value: str, *, mailto: bool = True) -> str:
 
 
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _optional_flag(where: str, table: dict[str, Any], key: str) -> bool | None:
+    value = table.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise ConfigError(where, f"organisation.{key} must be true or false, not {value!r}")
+    return value
 
 
 def _count(where: str, table: dict[str, Any], key: str, default: int) -> int:

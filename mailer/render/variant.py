@@ -6,7 +6,6 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from babel.dates import format_date
 from jinja2 import TemplateError
 
 from mailer.errors import RenderError
@@ -14,6 +13,7 @@ from mailer.i18n import catalog, translations
 from mailer.org import OrgProfile, chain_for
 from mailer.paths import LOCALE_DIR
 from mailer.render.context import base_context, digest_context, email_context
+from mailer.render.dates import long_date
 from mailer.render.environment import environment
 from mailer.render.inline import inline_css
 from mailer.render.personalise import Compiled, Slots, compile_template
@@ -135,8 +135,8 @@ def render_digest(
     chain = chain_for(org, locale)
     tr = translations(chain, locale_dir)
     period = tr.gettext("%(start)s to %(end)s") % {
-        "start": format_date(since, format="long", locale=locale),
-        "end": format_date(until, format="long", locale=locale),
+        "start": long_date(since, locale),
+        "end": long_date(until, locale),
     }
     context = digest_context(statements, org=org, locale=locale, tr=tr, period=period)
     env = environment(chain, locale_dir=locale_dir)

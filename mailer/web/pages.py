@@ -11,6 +11,7 @@ from mailer.i18n import available_catalogs, translations
 from mailer.locales import is_rtl
 from mailer.org import OrgProfile, chain_for
 from mailer.render.environment import environment
+from mailer.render.scripts import has_italics
 
 __all__ = ["countries", "languages", "page", "page_locale"]
 
@@ -38,7 +39,9 @@ def page(
         .render(
             lang_tag=locale.replace("_", "-"),
             dir="rtl" if rtl else "ltr",
+            italic=has_italics(locale),
             org_name=org.name,
+            org_elides=org.name_elides,
             postal_address=org.postal_address(locale),
             page_title=tr.gettext(context.pop("title_msgid", "Your preferences")),
             **context,
