@@ -13,7 +13,16 @@ from sqlalchemy import select
 from mailer.campaigns.languages import language_problem
 from mailer.campaigns.missing import parse_missing
 from mailer.cli.campaigns import MissingOption
-from mailer.cli.common import console, err, friendly, open_runtime, print_json, terminal_safe
+from mailer.cli.common import (
+    console,
+    data_table,
+    err,
+    friendly,
+    open_runtime,
+    print_json,
+    print_table,
+    terminal_safe,
+)
 from mailer.cli.publishing import publish_group, release_translations
 from mailer.cli.terminal import one_line
 from mailer.errors import StatementError
@@ -133,20 +142,18 @@ def list_(json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = Fa
     if json:
         print_json(rows)
         return
-    from rich.table import Table
-
-    table = Table()
-    for column in ("id", "lang", "translation key", "published", "title"):
-        table.add_column(column)
+    table = data_table(
+        "id", "lang", "translation key", "published", "title", keep=("id", "translation key")
+    )
     for row in rows:
         table.add_row(
             row["id"],
             row["lang"],
             row["translation_key"],
             (row["published_at"] or "")[:16],
-            row["title"][:60],
+            row["title"],
         )
-    console.print(table)
+    print_table(table)
 
 
 @app.command("show")

@@ -10,11 +10,13 @@ from sqlalchemy import select
 
 from mailer.cli.common import (
     console,
+    data_table,
     err,
     fail,
     friendly,
     open_runtime,
     print_json,
+    print_table,
     wait_until,
     work_session,
 )
@@ -199,11 +201,9 @@ def list_(
     if json:
         print_json(rows)
         return
-    from rich.table import Table
-
-    table = Table()
-    for column in ("email", "name", "status", "locale", "country", "alerts", "topics"):
-        table.add_column(column)
+    table = data_table(
+        "email", "name", "status", "locale", "country", "alerts", "topics", keep=("email",)
+    )
     for row in rows:
         table.add_row(
             row["email"],
@@ -214,7 +214,7 @@ def list_(
             "yes" if row["alerts"] else "no",
             "; ".join(row["topics"]) or "(all)",
         )
-    console.print(table)
+    print_table(table)
     console.print(f"{len(rows)} subscriber(s)", markup=False)
 
 
