@@ -174,14 +174,15 @@ def digest() -> None:
 
 
 def doctor() -> None:
-    """Check configuration, database, broker, SMTP, DKIM and catalogs; one line per problem."""
+    """Check configuration, profile, database, broker, SMTP, DKIM, catalogs and statements.
+
+    One line each: ok, FAIL, warn (to know, not a failure) or skip (not checked, and why);
+    exit 1 on any FAIL. Creates and changes nothing."""
     from mailer.doctor import run_checks
 
     checks = run_checks()
     for check in checks:
-        console.print(
-            f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}", markup=False
-        )
+        console.print(f"{check.mark:<4} {check.name}: {check.detail}", markup=False)
     if not all(check.ok for check in checks):
         raise typer.Exit(1)
 
