@@ -182,3 +182,24 @@ def test_a_french_item_in_the_arabic_digest_keeps_its_language_and_direction() -
         )
     )
     assert "\u200e" not in same and "\u200f" not in same
+
+
+def test_a_lead_of_its_own_is_shown_under_the_title_not_only_hidden() -> None:
+    from mailer.statements import parse_text
+
+    written = parse_text(
+        "---\ntitle: Court ruling\nlang: en\n"
+        "lead: The court sided with the spyware company, again.\n---\n"
+        "On 13 July, a district court rejected the petition.\n\nA second paragraph.\n",
+        fmt="markdown",
+        source="ruling.md",
+    )
+    html, text = _parts(render_email("alert", written, locale="en", org=ORG))
+    document = lxml_html.document_fromstring(html)
+    assert [p.text_content() for p in document.xpath("//p[@class='lead']")] == [written.lead]
+    assert "On 13 July" in html and text.index(written.lead) < text.index("On 13 July")
+    assert document.xpath("//div[@class='preheader']")[0].text_content().startswith(written.lead)
+    # A lead that is the first paragraph (the examples', or one cut from it) is not repeated.
+    english = parse_file(EXAMPLES / "statements" / "nso-export-licence.en.md")
+    html, text = _parts(render_email("alert", english, locale="en", org=ORG))
+    assert text.count(english.lead[:40]) == 1 and html.count(english.lead[:40]) == 2  # + preheader

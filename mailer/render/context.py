@@ -91,6 +91,17 @@ def sections(
     return out
 
 
+def standfirst(statement: Statement) -> str | None:
+    """The lead when the editor wrote one of their own (front matter), shown under the title;
+    None when it is the first paragraph (or cut from it), which the body shows anyway."""
+    lead = " ".join(statement.lead.split())
+    first = next((b.text for b in statement.blocks if b.kind == "paragraph"), "")
+    first = " ".join(first.split())
+    if not lead or first.startswith(lead.removesuffix("…").rstrip()):
+        return None
+    return lead
+
+
 def _naming(org: OrgProfile, locale: str, message: str) -> str:
     """A translated message with the organisation's name put in, elided where it must be."""
     return elide_before_name(message % {"org": org.name}, org.name, locale, forced=org.name_elides)
@@ -128,6 +139,7 @@ def email_context(
             org=org, locale=locale, subject=statement.title, preheader=statement.lead[:150]
         ),
         "title": statement.title,
+        "standfirst": standfirst(statement),
         "kicker": _("Urgent action") if statement.urgent else _("Alert"),
         "published": published,
         "sections": sections(statement.blocks, image_hosts=frozenset(org.image_hosts)),
