@@ -269,17 +269,18 @@ _MAX_TOPICS = 200
 _MAX_TOPIC_LENGTH = 100
 
 
-def _topics(where: str, value: object) -> tuple[str, ...]:
-    if not isinstance(value, list) or len(value) > _MAX_TOPICS:
-        raise ConfigError(where, f"organisation.topics must be a list of at most {_MAX_TOPICS}")
+def _topics(
+    where: str, value: object, *, key: str = "organisation.topics", limit: int = _MAX_TOPICS
+) -> tuple[str, ...]:
+    if not isinstance(value, list) or len(value) > limit:
+        raise ConfigError(where, f"{key} must be a list of at most {limit}")
     seen: dict[str, str] = {}
     for index, item in enumerate(value):
         topic = " ".join(item.split()) if isinstance(item, str) else ""
         if not topic or len(topic) > _MAX_TOPIC_LENGTH or not topic.isprintable():
             raise ConfigError(
                 where,
-                f"organisation.topics[{index}] must be printable text of 1 to "
-                f"{_MAX_TOPIC_LENGTH} characters",
+                f"{key}[{index}] must be printable text of 1 to {_MAX_TOPIC_LENGTH} characters",
             )
         seen.setdefault(topic.casefold(), topic)
     return tuple(seen.values())
@@ -310,7 +311,9 @@ def _source(where: str, index: int, value: object) -> Source:
         publish=publish,
         lang=lang,
         urgency=urgency,
-        topics=_source_topics(where, index, value.get("topics", [])),
+        topics=_topics(
+            where, value.get("topics", []), key=f"sources[{index}].topics", limit=_SOURCE_TOPICS
+        ),
         countries=_source_countries(where, index, value.get("countries", [])),
     )
 
@@ -318,22 +321,6 @@ def _source(where: str, index: int, value: object) -> Source:
 # As a statement's front matter: 20 topics of 100 characters, 30 ISO 3166 alpha-2 codes.
 _SOURCE_TOPICS = 20
 _SOURCE_COUNTRIES = 30
-
-
-def _source_topics(where: str, index: int, value: object) -> tuple[str, ...]:
-    key = f"sources[{index}].topics"
-    if not isinstance(value, list) or len(value) > _SOURCE_TOPICS:
-        raise ConfigError(where, f"{key} must be a list of at most {_SOURCE_TOPICS} topics")
-    seen: dict[str, str] = {}
-    for position, item in enumerate(value):
-        topic = " ".join(item.split()) if isinstance(item, str) else ""
-        if not topic or len(topic) > _MAX_TOPIC_LENGTH or not topic.isprintable():
-            raise ConfigError(
-                where,
-                f"{key}[{position}] must be printable text of 1 to {_MAX_TOPIC_LENGTH} characters",
-            )
-        seen.setdefault(topic.casefold(), topic)
-    return tuple(seen.values())
 
 
 def _source_countries(where: str, index: int, value: object) -> tuple[str, ...]:

@@ -276,6 +276,15 @@ def test_a_published_feed_entry_cannot_carry_a_recipients_link(feeds: str, tmp_p
             assert not ("evil.example" in line and token in line), line
 
 
+def _profile_with(tmp_path: Path, sources: str) -> Path:
+    """The example profile with more `[[sources]]` tables."""
+    path = tmp_path / "mailer.toml"
+    path.write_text(
+        (EXAMPLES / "mailer.toml").read_text(encoding="utf-8") + sources, encoding="utf-8"
+    )
+    return path
+
+
 def test_rss_categories_and_pubdate_become_topics_and_date(feeds: str) -> None:
     (statement,), problems = read_feed(Source(url=f"{feeds}/tagged.rss"), timeout=10)
     assert problems == []
@@ -297,13 +306,11 @@ def test_atom_category_terms_and_dates_are_read(feeds: str) -> None:
 def test_a_source_gives_topics_countries_and_language_to_a_feed_that_has_none(
     feeds: str, tmp_path: Path
 ) -> None:
-    profile = tmp_path / "mailer.toml"
-    profile.write_text(
-        (EXAMPLES / "mailer.toml").read_text(encoding="utf-8")
-        + f'\n[[sources]]\nurl = "{feeds}/bare.rss"\nlang = "fr_BE"\n'
+    profile = _profile_with(
+        tmp_path,
+        f'\n[[sources]]\nurl = "{feeds}/bare.rss"\nlang = "fr_BE"\n'
         'topics = ["surveillance", " NSO  Group "]\ncountries = ["il", "BE"]\n'
         f'\n[[sources]]\nurl = "{feeds}/tagged.rss"\ntopics = ["Israel"]\n',
-        encoding="utf-8",
     )
     bare, tagged = load_profile(profile).sources
     assert bare.topics == ("surveillance", "NSO Group") and bare.countries == ("IL", "BE")
@@ -328,11 +335,9 @@ def test_a_source_gives_topics_countries_and_language_to_a_feed_that_has_none(
 def test_a_source_with_bad_topics_or_countries_is_refused(
     tmp_path: Path, line: str, problem: str
 ) -> None:
-    profile = tmp_path / "mailer.toml"
-    profile.write_text(
-        (EXAMPLES / "mailer.toml").read_text(encoding="utf-8")
-        + f'\n[[sources]]\nurl = "https://example.org/feed.xml"\n{line}\n',
-        encoding="utf-8",
+    profile = _profile_with(
+        tmp_path,
+        f'\n[[sources]]\nurl = "https://example.org/feed.xml"\n{line}\n',
     )
     with pytest.raises(ConfigError, match=re.escape(problem)):
         load_profile(profile)
@@ -344,11 +349,9 @@ def test_a_feed_alert_reaches_the_people_who_follow_its_category(
     from mailer.campaigns.tick import poll_sources
     from tests.inprocess import InProcess
 
-    org = tmp_path / "mailer.toml"
-    org.write_text(
-        (EXAMPLES / "mailer.toml").read_text(encoding="utf-8")
-        + f'\n[[sources]]\nurl = "{feeds}/tagged.rss"\npublish = true\nurgency = "alert"\n',
-        encoding="utf-8",
+    org = _profile_with(
+        tmp_path,
+        f'\n[[sources]]\nurl = "{feeds}/tagged.rss"\npublish = true\nurgency = "alert"\n',
     )
     run = InProcess(tmp_path, org_file=org)
     run.people(
