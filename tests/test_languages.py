@@ -120,3 +120,11 @@ def test_preview_of_a_language_without_a_catalog_is_one_line(workdir: Workdir) -
     )
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "no catalog for es" in result.stderr
+
+
+def test_preview_of_a_group_draws_the_languages_it_is_sent_in(workdir: Workdir) -> None:
+    workdir.run("statements", "import", str(EXAMPLES / "statements"), str(_spanish(workdir.path)))
+    result = workdir.run("preview", "nso-export-licence-fr", "--out", "p")
+    drawn = sorted(p.name for p in (workdir.path / "p").iterdir())
+    assert drawn == [f"nso-export-licence.{lang}.html" for lang in ("ar", "de", "en", "fr", "nl")]
+    assert "warning: version nso-export-licence-es left out: language es" in result.stderr

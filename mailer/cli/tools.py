@@ -11,9 +11,11 @@ import typer
 from rich.markup import escape
 
 from mailer.campaigns.audience import choose_version
+from mailer.campaigns.languages import check_group
 from mailer.cli.common import console, err, fail, friendly, open_runtime, settings
 from mailer.cli.publishing import publish_group
 from mailer.config import Settings
+from mailer.i18n import available_catalogs
 from mailer.locales import normalise_locale
 from mailer.paths import EXAMPLES_DIR
 from mailer.preview import WIDTHS, find_chromium, preview_html, screenshot
@@ -40,6 +42,12 @@ def write_previews(
     """One HTML file (and PNGs at 600 and 375 px) per locale; returns the paths written."""
     with rt.db.session() as session:
         versions = group_of(session, load(session, statement_id).translation_key)
+    if not locales:
+        # Every language the group is sent in; a version that is not sent is said, not drawn.
+        check = check_group(versions, rt.org, available_catalogs())
+        for warning in check.warnings():
+            err.print(f"warning: {warning}", markup=False, soft_wrap=True)
+        versions = check.sendable(versions) or versions
     wanted = locales or sorted({v.lang for v in versions})
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
