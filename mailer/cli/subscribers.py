@@ -104,10 +104,14 @@ def _report_import(
     total = report.rejected_count + report.suppressed
     if total > len(shown):
         err.print(f"... and {total - len(shown)} more", markup=False)
+    why = (
+        " (unsubscribed, bounced, complained or erased: nothing changed for them)"
+        if report.suppressed
+        else ""
+    )
     console.print(
         f"accepted {report.accepted} (created {report.created}, updated {report.updated}), "
-        f"refused {report.suppressed} as suppressed (unsubscribed, bounced, complained or "
-        f"erased: nothing changed), rejected {report.rejected_count}",
+        f"rejected {report.rejected_count}, refused {report.suppressed} as suppressed{why}",
         markup=False,
     )
     if not consented and report.created:
