@@ -46,7 +46,7 @@ def first_accept(segment: str, statement_id: str) -> float:
     rt = build_runtime(load_settings(os.environ))
     with rt.db.session() as session:
         campaign = create_campaign(
-            session, statement_id=statement_id, kind="manual", segment=segment
+            session, org=rt.org, statement_id=statement_id, kind="manual", segment=segment
         )
     published = utcnow()
     with work_session(rt):

@@ -315,7 +315,9 @@ def _plan(env: dict[str, str]) -> tuple[Any, Any, float, float]:
 
     rt = build_runtime(load_settings(env))
     with rt.db.session() as session:
-        campaign = create_campaign(session, statement_id="nso-export-licence-fr", kind="manual")
+        campaign = create_campaign(
+            session, org=rt.org, statement_id="nso-export-licence-fr", kind="manual"
+        )
     start = time.perf_counter()
     plan(rt.db, rt.org, campaign.id)
     plan_s = time.perf_counter() - start
@@ -428,6 +430,7 @@ def _latency(rt: Any) -> float:
     with rt.db.session() as session:
         campaign = create_campaign(
             session,
+            org=rt.org,
             statement_id="nso-export-licence-nl",
             kind="manual",
             segment='email = "person1@example1.org"',

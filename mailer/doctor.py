@@ -2,7 +2,12 @@
 
 It is the containers' health check, so its lines land in health logs: every line has its
 credentials masked (`Check` masks its own detail, whatever check makes it). A new check is
-one more function `Settings -> Check` in `run_checks`'s list.
+one more function `Settings -> Check` in `run_checks`'s list, with the variables it depends
+on in `_DEPENDS`: a check whose variable was refused says "skip" instead of checking a
+default in its place (the outbox, the database file) and calling that ok.
+
+Doctor changes nothing: no database file, no key file, no outbox is created; SQLite is
+opened read-only.
 """
 
 from __future__ import annotations
@@ -14,6 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailer.config import PREFIX, Settings, _Environment, _Given, load_settings
+from mailer.doctor_content import (
+    catalogs_verdict,
+    profile_verdict,
+    read_only_engine,
+    statements_verdict,
+)
 from mailer.errors import ConfigError, MailerError
 from mailer.redact import mask_credentials
 from mailer.secret import MIN_SECRET_LENGTH, RECOMMENDED_SECRET_LENGTH, key_file_problem
@@ -27,14 +38,28 @@ _STAND_IN_KEY = "doctor-stand-in-for-a-refused-key-0123456789"
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    """One verdict; its detail never shows a password (URLs, `password=` values)."""
+    """One verdict; its detail never shows a password (URLs, `password=` values).
+
+    `mark` is how the line starts: "ok", "FAIL", or, for a line that does not fail doctor,
+    "warn" (something to know) or "skip" (not checked, and why)."""
 
     name: str
     ok: bool
     detail: str
+    mark: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "detail", mask_credentials(self.detail))
+        if not self.mark:
+            object.__setattr__(self, "mark", "ok" if self.ok else "FAIL")
+
+
+def _warn(name: str, detail: str) -> Check:
+    return Check(name, True, detail, "warn")
+
+
+def _skip(name: str, detail: str) -> Check:
+    return Check(name, True, detail, "skip")
 
 
 def _variables(environ: Mapping[str, str]) -> Iterator[Check]:
@@ -66,12 +91,16 @@ def _variables(environ: Mapping[str, str]) -> Iterator[Check]:
 
 
 def _database(settings: Settings) -> Check:
-    from mailer.store.db import SCHEMA_HEAD, current_revision, open_database
+    from sqlalchemy.orm import sessionmaker
+
+    from mailer.store.db import SCHEMA_HEAD, Database, current_revision
 
     try:
-        db = open_database(settings.database_url, migrate=False)
-        revision = current_revision(db)
-        db.dispose()
+        engine = read_only_engine(settings.database_url)
+        if isinstance(engine, str):
+            return Check("database", False, engine)
+        revision = current_revision(Database(engine, sessionmaker(engine)))
+        engine.dispose()
     except Exception as exc:  # any driver error is the answer
         return Check(
             "database", False, f"cannot open {settings.database_url}: {str(exc).splitlines()[0]}"
@@ -101,9 +130,11 @@ def _transport(settings: Settings) -> Check:
     url = settings.transport_url
     if url.startswith("maildir:"):
         path = Path(url.split(":", 1)[1].removeprefix("//"))
-        target = path if path.exists() else path.parent
+        # The nearest folder that exists: the outbox is made there on the first send.
+        target = next((p for p in (path, *path.parents) if p.exists()), Path("."))
         if os.access(target, os.W_OK):
-            return Check("transport", True, f"maildir {path} is writable")
+            made = "" if path.exists() else " (created on the first send)"
+            return Check("transport", True, f"maildir {path} is writable{made}")
         return Check("transport", False, f"maildir {path}: not writable")
     if url.startswith("memory:"):
         return Check("transport", True, "memory (tests only)")
@@ -125,9 +156,10 @@ def _transport(settings: Settings) -> Check:
     return Check("smtp", True, f"{smtp.host}:{smtp.port} accepts connections ({smtp.security})")
 
 
-def _dkim(settings: Settings) -> Check:
+def _dkim(settings: Settings, *, profile_refused: bool = False) -> Check:
     if settings.dkim is None:
         return Check("dkim", True, "not configured (optional)")
+    from mailer.alignment import aligned, organizational_domain
     from mailer.dkim_sign import Signer
 
     selector, domain, key = settings.dkim
@@ -141,39 +173,69 @@ def _dkim(settings: Settings) -> Check:
             False,
             f"key {key} cannot sign: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
         )
+    _, org = (None, None) if profile_refused else profile_verdict(settings)
+    if org is None:
+        return _skip("dkim", "the key signs; alignment not checked: the profile is wrong (above)")
+    sender = org.sender_domain
+    if not aligned(domain, sender):
+        # RFC 7489 3.1.1: relaxed alignment wants the same Organizational Domain.
+        return Check(
+            "dkim",
+            False,
+            f"signs as {domain}, which does not align with the From domain {sender} "
+            f"({organizational_domain(domain)} is not {organizational_domain(sender)}): DMARC "
+            f"fails; set MAILER_DKIM_DOMAIN to {sender} or one of its subdomains",
+        )
     return Check(
-        "dkim", True, f"signs as {selector}._domainkey.{domain}; publish its public key in DNS"
+        "dkim",
+        True,
+        f"signs as {selector}._domainkey.{domain}, aligned with From {sender}; "
+        "publish its public key in DNS",
     )
 
 
+def _profile(settings: Settings) -> Check:
+    verdict, _ = profile_verdict(settings)
+    return Check("profile", verdict.ok, verdict.detail, "warn" if verdict.warning else "")
+
+
 def _catalogs(settings: Settings) -> Check:
-    from babel.messages.pofile import read_po
-
-    from mailer.i18n import available_catalogs
-    from mailer.org import load_profile
-    from mailer.paths import LOCALE_DIR
-
-    org = load_profile(settings.org_file)
-    with (LOCALE_DIR / "messages.pot").open("rb") as handle:
-        wanted = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(handle) if m.id}
-    known = set(available_catalogs())
-    problems = []
-    for locale in org.locales:
-        code = locale if locale in known else locale.split("_")[0]
-        if code not in known:
-            problems.append(f"{locale}: no catalog (falls back to its chain)")
-            continue
-        with (LOCALE_DIR / code / "LC_MESSAGES" / "messages.po").open("rb") as handle:
-            catalog = read_po(handle)
-        missing = [m for m in wanted if not getattr(catalog.get(m), "string", None)]
-        if missing:
-            problems.append(f"{code}: {len(missing)} untranslated string(s)")
-    if problems:
-        return Check("catalogs", False, "; ".join(problems))
-    return Check("catalogs", True, f"complete for {', '.join(org.locales)}")
+    _, org = profile_verdict(settings)
+    if org is None:
+        return _skip("catalogs", "not checked: the profile is wrong (above)")
+    verdict = catalogs_verdict(org)
+    return Check("catalogs", verdict.ok, verdict.detail)
 
 
-def _secret_key(settings: Settings, environ: Mapping[str, str]) -> Check:
+def _statements(settings: Settings) -> Check:
+    _, org = profile_verdict(settings)
+    if org is None:
+        return _skip("statements", "not checked: the profile is wrong (above)")
+    try:
+        engine = read_only_engine(settings.database_url)
+        if isinstance(engine, str):
+            return _skip("statements", "not checked: no database (above)")
+        from sqlalchemy import inspect
+
+        if not inspect(engine).has_table("statements"):
+            return _skip("statements", "not checked: the schema is not there (above)")
+        verdict = statements_verdict(engine, org)
+        engine.dispose()
+    except Exception as exc:  # an unreachable database is the database check's line
+        return _skip("statements", f"not checked: {str(exc).splitlines()[0][:200]}")
+    if verdict.warning:
+        return _warn("statements", verdict.detail)
+    return Check("statements", verdict.ok, verdict.detail)
+
+
+def _secret_key(
+    settings: Settings, environ: Mapping[str, str], *, not_made: Path | None = None
+) -> Check:
+    if not_made is not None:
+        return _warn(
+            "secret key",
+            f"none yet: `mailer init` (or any first command) generates {not_made}",
+        )
     if settings.secret_key == _STAND_IN_KEY:
         return Check("secret key", False, "refused (see above): links cannot be signed")
     if environ.get(f"{PREFIX}SECRET_KEY"):
@@ -207,6 +269,33 @@ def _bounce_mailbox(settings: Settings) -> Check:
         return Check("bounce mailbox", False, str(exc))
 
 
+def _key_file_to_be_made(env: dict[str, str]) -> Path | None:
+    """The key file the embedded default would generate now (loading the settings makes it):
+    doctor leaves it to `mailer init` and checks the rest with a stand-in."""
+    if env.get(f"{PREFIX}SECRET_KEY") is not None:
+        return None
+    database = env.get(f"{PREFIX}DATABASE_URL", "sqlite:///mailer.db")
+    broker = env.get(f"{PREFIX}BROKER_URL", "memory://")
+    path = Path(env.get(f"{PREFIX}DATA_DIR", ".mailer")) / "secret_key"
+    if database.startswith("sqlite") and broker.startswith("memory:") and not path.exists():
+        return path
+    return None
+
+
+# The variables each check stands on: when one was refused, the check is skipped rather than
+# run on the default in its place ("ok transport: maildir outbox" after a wrong URL).
+_DEPENDS: dict[str, tuple[str, ...]] = {
+    "database": ("DATABASE_URL",),
+    "broker": ("BROKER_URL",),
+    "transport": ("TRANSPORT_URL",),
+    "dkim": ("DKIM_SELECTOR", "DKIM_DOMAIN", "DKIM_KEY_FILE"),
+    "profile": ("ORG_FILE",),
+    "catalogs": ("ORG_FILE",),
+    "statements": ("ORG_FILE", "DATABASE_URL"),
+    "bounce mailbox": ("BOUNCE_MAILBOX",),
+}
+
+
 def _dotenv() -> dict[str, str]:
     """The `.env` file of the working directory, as pydantic-settings reads it."""
     path = Path(".env")
@@ -238,6 +327,9 @@ def run_checks(environ: Mapping[str, str] | None = None) -> list[Check]:
         env.pop(name)
     if f"{PREFIX}SECRET_KEY" in reported:
         env[f"{PREFIX}SECRET_KEY"] = _STAND_IN_KEY
+    not_made = _key_file_to_be_made(env)
+    if not_made is not None:
+        env[f"{PREFIX}SECRET_KEY"] = _STAND_IN_KEY
     settings = None
     for _attempt in range(10):
         try:
@@ -259,21 +351,33 @@ def run_checks(environ: Mapping[str, str] | None = None) -> list[Check]:
         return checks
 
     def secret_key(current: Settings) -> Check:
-        return _secret_key(current, env)
+        return _secret_key(current, env, not_made=not_made)
 
-    steps: list[Callable[[Settings], Check]] = [
-        secret_key,
-        _database,
-        _broker,
-        _transport,
-        _dkim,
-        _catalogs,
-        _bounce_mailbox,
+    def dkim(current: Settings) -> Check:
+        return _dkim(current, profile_refused=f"{PREFIX}ORG_FILE" in reported)
+
+    steps: list[tuple[str, Callable[[Settings], Check]]] = [
+        ("secret key", secret_key),
+        ("profile", _profile),
+        ("database", _database),
+        ("broker", _broker),
+        ("transport", _transport),
+        ("dkim", dkim),
+        ("catalogs", _catalogs),
+        ("statements", _statements),
+        ("bounce mailbox", _bounce_mailbox),
     ]
-    for step in steps:
+    for name, step in steps:
+        refused = [
+            f"{PREFIX}{variable}"
+            for variable in _DEPENDS.get(name, ())
+            if f"{PREFIX}{variable}" in reported
+        ]
+        if refused:
+            checks.append(_skip(name, f"not checked: {', '.join(refused)} is wrong (above)"))
+            continue
         try:
             checks.append(step(settings))
         except Exception as exc:
-            name = getattr(step, "__name__", "check").strip("_")
             checks.append(Check(name, False, f"check crashed: {exc}"))
     return checks

@@ -44,6 +44,10 @@ class Source:
     publish: bool = False
     lang: str | None = None
     urgency: str = "news"
+    # Added to every statement the source brings (a feed's own categories come first):
+    # what the organisation knows of a feed that says nothing of its subject or place.
+    topics: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -80,6 +84,9 @@ class OrgProfile:
     # The public archive of published statements (/archive/{lang}); `archive = false` in
     # [organisation] turns it off (404).
     archive: bool = True
+    # Whether French elides before the name ("d’Amnesty"): None decides by its first letter
+    # (a vowel elides, an h does not: mute or not is the word's, "d’Humanité", "de Handicap").
+    name_elides: bool | None = None
     per_locale: dict[str, LocaleProfile] = field(default_factory=dict)
     # Bounces: VERP envelope senders when bounce_address is set (`verp = false` for relays
     # that rewrite the envelope sender); soft bounces that make an address bounced.
@@ -103,13 +110,11 @@ class OrgProfile:
         return self.unsubscribe_address or f"unsubscribe@{self.sender_domain}"
 
     def for_locale(self, locale: str) -> LocaleProfile:
-        """The locale's own settings, falling back to its language's, then to a donate button."""
+        """The locale's own settings, else its language's, else none: no default button is
+        made up (a `website/donate` page may not exist, or not in that language), so a locale
+        without `[locales.X]` buttons shows only the statement's own."""
         found = self.per_locale.get(locale) or self.per_locale.get(locale.split("_")[0])
-        if found is not None:
-            return found
-        return LocaleProfile(
-            actions=(DefaultAction("donate", f"{self.website.rstrip('/')}/donate"),)
-        )
+        return found if found is not None else LocaleProfile()
 
     def sender_name(self, locale: str) -> str:
         """The From display name for a locale."""
@@ -184,6 +189,7 @@ def load_profile(path: Path | None) -> OrgProfile:
         topics=_topics(where, org.get("topics", [])),
         image_hosts=_hosts(where, org.get("image_hosts", [])),
         archive=_flag(where, org, "archive", True),
+        name_elides=_optional_flag(where, org, "name_elides"),
         per_locale=per_locale,
         verp=_flag(where, org, "verp", True),
         soft_bounce_limit=_count(where, org, "soft_bounce_limit", 3) or _at_least_one(where),
@@ -261,6 +267,13 @@ def _bounce_address(where: str, table: dict[str, Any]) -> str | None:
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
+def _optional_flag(where: str, table: dict[str, Any], key: str) -> bool | None:
+    value = table.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise ConfigError(where, f"organisation.{key} must be true or false, not {value!r}")
+    return value
+
+
 def _count(where: str, table: dict[str, Any], key: str, default: int) -> int:
     value = table.get(key, default)
     if not isinstance(value, int) or value < 0:
@@ -295,17 +308,18 @@ _MAX_TOPICS = 200
 _MAX_TOPIC_LENGTH = 100
 
 
-def _topics(where: str, value: object) -> tuple[str, ...]:
-    if not isinstance(value, list) or len(value) > _MAX_TOPICS:
-        raise ConfigError(where, f"organisation.topics must be a list of at most {_MAX_TOPICS}")
+def _topics(
+    where: str, value: object, *, key: str = "organisation.topics", limit: int = _MAX_TOPICS
+) -> tuple[str, ...]:
+    if not isinstance(value, list) or len(value) > limit:
+        raise ConfigError(where, f"{key} must be a list of at most {limit}")
     seen: dict[str, str] = {}
     for index, item in enumerate(value):
         topic = " ".join(item.split()) if isinstance(item, str) else ""
         if not topic or len(topic) > _MAX_TOPIC_LENGTH or not topic.isprintable():
             raise ConfigError(
                 where,
-                f"organisation.topics[{index}] must be printable text of 1 to "
-                f"{_MAX_TOPIC_LENGTH} characters",
+                f"{key}[{index}] must be printable text of 1 to {_MAX_TOPIC_LENGTH} characters",
             )
         seen.setdefault(topic.casefold(), topic)
     return tuple(seen.values())
@@ -330,7 +344,37 @@ def _source(where: str, index: int, value: object) -> Source:
     urgency = value.get("urgency", "news")
     if urgency not in ("alert", "news"):
         raise ConfigError(where, f"sources[{index}].urgency must be alert or news, not {urgency!r}")
-    return Source(url=url, directory=directory, publish=publish, lang=lang, urgency=urgency)
+    return Source(
+        url=url,
+        directory=directory,
+        publish=publish,
+        lang=lang,
+        urgency=urgency,
+        topics=_topics(
+            where, value.get("topics", []), key=f"sources[{index}].topics", limit=_SOURCE_TOPICS
+        ),
+        countries=_source_countries(where, index, value.get("countries", [])),
+    )
+
+
+# As a statement's front matter: 20 topics of 100 characters, 30 ISO 3166 alpha-2 codes.
+_SOURCE_TOPICS = 20
+_SOURCE_COUNTRIES = 30
+
+
+def _source_countries(where: str, index: int, value: object) -> tuple[str, ...]:
+    key = f"sources[{index}].countries"
+    if not isinstance(value, list) or len(value) > _SOURCE_COUNTRIES:
+        raise ConfigError(where, f"{key} must be a list of at most {_SOURCE_COUNTRIES} codes")
+    codes: list[str] = []
+    for position, item in enumerate(value):
+        code = item.strip().upper() if isinstance(item, str) else ""
+        if not re.fullmatch(r"[A-Z]{2}", code):
+            raise ConfigError(
+                where, f"{key}[{position}] must be an ISO 3166 alpha-2 code like BE, not {item!r}"
+            )
+        codes.append(code)
+    return tuple(dict.fromkeys(codes))
 
 
 def _missing(where: str, value: object) -> str:

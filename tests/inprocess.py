@@ -107,7 +107,11 @@ class InProcess:
 
         with self.rt.db.session() as session:
             campaign = create_campaign(
-                session, statement_id=statement_id, segment=segment, missing=missing
+                session,
+                org=self.rt.org,
+                statement_id=statement_id,
+                segment=segment,
+                missing=missing,
             )
         return self._run(lambda: start_campaign.delay(campaign.id), campaign.id)
 

@@ -94,8 +94,9 @@ def test_forgotten_people_cannot_be_imported_again(db: Database, tmp_path: Path)
     with db.session() as session:
         assert session.scalars(select(Subscriber)).all() == []
     report = import_csv(db, _write(tmp_path, "email,name\nZoe@Example.org,Zoé\n"), consented=True)
-    assert report.created == 0 and report.rejected_count == 1
-    assert "suppression list" in report.rejected[0][1]
+    assert report.created == 0 and report.suppressed == 1 and report.rejected_count == 0
+    # Refused by line and reason only: the report keeps no new copy of the person's data.
+    assert report.refused == [(2, "refused: on the suppression list (unsubscribed or erased)", {})]
     with db.session() as session, pytest.raises(SubscriberRowError, match="suppression list"):
         upsert(session, validate_row({"email": "zoe@example.org"}), consented=True, source="cli")
 
@@ -198,8 +199,8 @@ def test_parallel_reading_hashes_for_the_suppression_list(db: Database, tmp_path
         forget(session, "zoe@example.org")
     people = "email\nyann@example.org\nZOE@example.org\n"
     report = import_csv(db, _write(tmp_path, people), consented=True, parallel=True)
-    assert report.created == 1 and [line for line, _, _ in report.rejected] == [3]
-    assert "suppression list" in report.rejected[0][1]
+    assert report.created == 1 and [line for line, _, _ in report.refused] == [3]
+    assert "suppression list" in report.refused[0][1] and report.refused[0][2] == {}
 
 
 def test_bulk_settings_stay_with_the_import_connection(db: Database) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import http.server
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -33,6 +35,41 @@ def _rss(*items: tuple[str, str]) -> bytes:
 
 
 FEED = _rss(("Spyware firm loses appeal", "https://example.org/en/press/42"))
+
+# What press sites publish: RSS 2.0 with <category> and an RFC 822 pubDate, Atom with
+# <category term label> and RFC 3339 published/updated.
+RSS_TAGGED = (
+    '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Press</title>'
+    "<language>en</language><item><title>Spyware firm loses appeal</title>"
+    "<guid>https://example.org/en/press/44</guid><link>https://example.org/en/press/44</link>"
+    "<category>surveillance</category><category domain='https://example.org/t'>NSO Group"
+    "</category><category>Surveillance</category><category>\u0007  </category>"
+    f"<category>{'x' * 101}</category>"
+    # 00:30 in Brussels is still the 2nd there, though the 1st in UTC.
+    "<pubDate>Wed, 02 Sep 2026 00:30:00 +0200</pubDate>"
+    "<description>The court confirmed today that the export licence is withdrawn.</description>"
+    "</item></channel></rss>"
+).encode()
+ATOM_TAGGED = (
+    b'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" '
+    b'xml:lang="en"><title>Press</title><id>urn:press</id><updated>2026-11-30T10:00:00Z</updated>'
+    b"<entry><title>Journalist detained at the border</title><id>urn:press:7</id>"
+    b'<link href="https://example.org/en/press/7"/>'
+    b'<category term="detention" label="Detention"/><category term="freedom-of-expression"/>'
+    b"<published>2026-11-24T09:15:00+01:00</published><updated>2026-11-30T10:00:00Z</updated>"
+    b"<summary>She was held for nine hours and her phone was searched.</summary></entry>"
+    b"<entry><title>Only updated</title><id>urn:press:8</id>"
+    b'<link href="https://example.org/en/press/8"/><updated>2026-12-01T23:59:00-05:00</updated>'
+    b"<summary>An entry with no published date and no category.</summary></entry></feed>"
+)
+# A feed that says nothing of its language, subjects or places.
+BARE = (
+    '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Presse</title>'
+    "<item><title>Un tribunal rejette la demande</title><guid>bare-1</guid>"
+    "<link>https://example.org/fr/presse/1</link>"
+    "<description>Le tribunal a rejeté aujourd’hui la demande visant à annuler la licence "
+    "d’exportation de l’entreprise.</description></item></channel></rss>"
+).encode()
 MARKED = "__mailer_unsubscribe_url__"  # the fixed marker of before, in a third party's link
 
 
@@ -43,6 +80,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         routes = {
             "/feed.xml": lambda: self._send(FEED),
             "/hop": lambda: self._redirect("/feed.xml"),
+            "/tagged.rss": lambda: self._send(RSS_TAGGED),
+            "/tagged.atom": lambda: self._send(ATOM_TAGGED, content_type="application/atom+xml"),
+            "/bare.rss": lambda: self._send(BARE),
             "/to-other-internal": lambda: self._redirect(f"{self.other}/feed.xml"),
             "/to-metadata": lambda: self._redirect("http://169.254.169.254/latest/meta-data/"),
             "/to-file": lambda: self._redirect("file:///etc/passwd"),
@@ -63,9 +103,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         }
         routes.get(self.path, lambda: self.send_error(404))()
 
-    def _send(self, body: bytes, encoding: str | None = None) -> None:
+    def _send(
+        self,
+        body: bytes,
+        encoding: str | None = None,
+        content_type: str = "application/rss+xml",
+    ) -> None:
         self.send_response(200)
-        self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
+        self.send_header("Content-Type", f"{content_type}; charset=utf-8")
         if encoding:
             self.send_header("Content-Encoding", encoding)
         self.send_header("Content-Length", str(len(body)))
@@ -229,3 +274,110 @@ def test_a_published_feed_entry_cannot_carry_a_recipients_link(feeds: str, tmp_p
         assert token in body and "evil.example/c?u=" + token not in body
         for line in body.splitlines():
             assert not ("evil.example" in line and token in line), line
+
+
+def _profile_with(tmp_path: Path, sources: str) -> Path:
+    """The example profile with more `[[sources]]` tables."""
+    path = tmp_path / "mailer.toml"
+    path.write_text(
+        (EXAMPLES / "mailer.toml").read_text(encoding="utf-8") + sources, encoding="utf-8"
+    )
+    return path
+
+
+def test_rss_categories_and_pubdate_become_topics_and_date(feeds: str) -> None:
+    (statement,), problems = read_feed(Source(url=f"{feeds}/tagged.rss"), timeout=10)
+    assert problems == []
+    # Cleaned like front-matter topics: once whatever the case, no blank or over-long one.
+    assert statement.topics == ("surveillance", "NSO Group")
+    assert statement.date == dt.date(2026, 9, 2)
+
+
+def test_atom_category_terms_and_dates_are_read(feeds: str) -> None:
+    statements, problems = read_feed(Source(url=f"{feeds}/tagged.atom"), timeout=10)
+    assert problems == []
+    tagged, updated_only = statements
+    # Atom's label is the readable form of its term; without one, the term.
+    assert tagged.topics == ("Detention", "freedom-of-expression")
+    assert tagged.date == dt.date(2026, 11, 24)  # published wins over updated
+    assert updated_only.topics == () and updated_only.date == dt.date(2026, 12, 1)
+
+
+def test_a_source_gives_topics_countries_and_language_to_a_feed_that_has_none(
+    feeds: str, tmp_path: Path
+) -> None:
+    profile = _profile_with(
+        tmp_path,
+        f'\n[[sources]]\nurl = "{feeds}/bare.rss"\nlang = "fr_BE"\n'
+        'topics = ["surveillance", " NSO  Group "]\ncountries = ["il", "BE"]\n'
+        f'\n[[sources]]\nurl = "{feeds}/tagged.rss"\ntopics = ["Israel"]\n',
+    )
+    bare, tagged = load_profile(profile).sources
+    assert bare.topics == ("surveillance", "NSO Group") and bare.countries == ("IL", "BE")
+    (statement,), _ = read_feed(bare, timeout=10)
+    assert statement.lang == "fr" and statement.id.endswith("-fr")
+    assert statement.topics == ("surveillance", "NSO Group")
+    assert statement.countries == ("IL", "BE")
+    # The feed's own categories first, then what the profile adds.
+    (other,), _ = read_feed(tagged, timeout=10)
+    assert other.topics == ("surveillance", "NSO Group", "Israel")
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ('topics = "surveillance"', "sources[0].topics must be a list"),
+        ('topics = ["ok", ""]', "sources[0].topics[1] must be printable text"),
+        ('countries = ["Belgium"]', "sources[0].countries[0] must be an ISO 3166 alpha-2"),
+        ('lang = "xx-nowhere"', "sources[0].lang: unknown locale"),
+    ],
+)
+def test_a_source_with_bad_topics_or_countries_is_refused(
+    tmp_path: Path, line: str, problem: str
+) -> None:
+    profile = _profile_with(
+        tmp_path,
+        f'\n[[sources]]\nurl = "https://example.org/feed.xml"\n{line}\n',
+    )
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        load_profile(profile)
+
+
+def test_a_feed_alert_reaches_the_people_who_follow_its_category(
+    feeds: str, tmp_path: Path
+) -> None:
+    from mailer.campaigns.tick import poll_sources
+    from tests.inprocess import InProcess
+
+    org = _profile_with(
+        tmp_path,
+        f'\n[[sources]]\nurl = "{feeds}/tagged.rss"\npublish = true\nurgency = "alert"\n',
+    )
+    run = InProcess(tmp_path, org_file=org)
+    run.people(
+        "email,locale,topics\n"
+        "follows@example.org,en,surveillance\n"
+        "other@example.org,en,death penalty\n"
+    )
+    (campaign,) = poll_sources(run.rt.db, run.rt.org)
+    run.resume(campaign)
+    assert [str(m["To"]) for m in run.messages()] == ["follows@example.org"]
+    (message,) = run.messages()
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "September 2, 2026" in text
+
+
+def test_a_watched_directory_adds_its_topics_and_countries_to_each_file(tmp_path: Path) -> None:
+    from mailer.statements.sources import read_directory
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.md").write_text(
+        "---\ntitle: Court ruling\nlang: en\ntopics: [surveillance]\n---\nThe court ruled.\n",
+        encoding="utf-8",
+    )
+    (statement,), problems = read_directory(
+        Source(directory=str(inbox), topics=("Surveillance", "Israel"), countries=("IL",))
+    )
+    assert problems == []
+    assert statement.topics == ("surveillance", "Israel") and statement.countries == ("IL",)

@@ -48,7 +48,7 @@ def test_batches_follow_the_campaign_and_lose_nothing(
     people = [f"p{i:04d}@example.org" for i in range(1200)]
     run.people("email,locale\n" + "".join(f"{a},en\n" for a in people))
     with run.rt.db.session() as session:
-        campaign = create_campaign(session, statement_id="nso-export-licence-en")
+        campaign = create_campaign(session, org=run.rt.org, statement_id="nso-export-licence-en")
     status = _until_done(run, campaign.id)
     transport.close()
     assert status["state"] == "done" and status["sent"] == len(people)

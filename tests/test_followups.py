@@ -100,7 +100,10 @@ def _send(rt: Runtime, statement_id: str, segment: str) -> int:
     """Plan and send a campaign to a segment with the real planner and batch sender."""
     with rt.db.session() as session:
         campaign = create_campaign(
-            session, statement_id=statement_id, segment=resolve_segment(session, segment)
+            session,
+            org=rt.org,
+            statement_id=statement_id,
+            segment=resolve_segment(session, segment),
         )
     for ids in plan_pages(rt.db, rt.org, campaign.id):
         send_batch(rt, campaign.id, ids)

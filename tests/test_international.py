@@ -28,7 +28,9 @@ def test_international_addresses_fail_alone_or_travel(
     workdir: Workdir, relay: tuple[SMTPServer, bool]
 ) -> None:
     server, smtputf8 = relay
-    workdir.env.update({"MAILER_TRANSPORT_URL": server.url, "MAILER_SECRET_KEY": "idn-test"})
+    workdir.env.update(
+        {"MAILER_TRANSPORT_URL": server.url, "MAILER_SECRET_KEY": "idn-test-secret-key-0123456789"}
+    )
     workdir.run("statements", "import", str(EXAMPLES / "statements" / "nso-export-licence.en.md"))
     for address in PEOPLE:
         workdir.run("subscribers", "add", address, "--locale", "en", "--consented")

@@ -29,7 +29,7 @@ def _runtime(tmp_path: Path, people: int, **extra: str):  # type: ignore[no-unty
             "MAILER_DATABASE_URL": f"sqlite:///{tmp_path}/mailer.db",
             "MAILER_DATA_DIR": str(tmp_path / "data"),
             "MAILER_ORG_FILE": str(EXAMPLES / "mailer.toml"),
-            "MAILER_SECRET_KEY": "lease-test-key",
+            "MAILER_SECRET_KEY": "lease-test-secret-key-0123456789",
             **extra,
         }
     )
@@ -44,7 +44,7 @@ def _runtime(tmp_path: Path, people: int, **extra: str):  # type: ignore[no-unty
     )
     import_csv(rt.db, csv, consented=True)
     with rt.db.session() as session:
-        campaign = create_campaign(session, statement_id="nso-export-licence-en")
+        campaign = create_campaign(session, org=rt.org, statement_id="nso-export-licence-en")
     plan(rt.db, rt.org, campaign.id)
     return rt, transport, campaign.id
 

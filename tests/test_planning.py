@@ -43,7 +43,7 @@ def _runtime(database_url: str, tmp_path: Path) -> tuple[Runtime, int]:
     )
     import_csv(rt.db, people, consented=True)
     with rt.db.session() as session:
-        campaign = create_campaign(session, statement_id="nso-export-licence-fr")
+        campaign = create_campaign(session, org=rt.org, statement_id="nso-export-licence-fr")
         return rt, campaign.id
 
 

@@ -36,7 +36,9 @@ def test_language_is_detected_when_nothing_declares_it(tmp_path: Path) -> None:
     copy.write_bytes(SEED.read_bytes())
     statement = parse_file(copy)
     assert statement.lang == "fr"
-    assert statement.translation_key.startswith("israel-rejet-de-la-demande-d-annulation")
+    # Derived from the title and cut between two words: "d’exportation" is one word.
+    assert statement.translation_key == "israel-rejet-de-la-demande-d-annulation-de-la-licence"
+    assert statement.id == "israel-rejet-de-la-demande-d-annulation-de-la-licence-fr"
     german = tmp_path / "meldung.txt"
     german.write_text(
         "Überwachung stoppen\n\nDie Regierung muss den Export von Spähsoftware sofort stoppen, "
@@ -44,6 +46,22 @@ def test_language_is_detected_when_nothing_declares_it(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert parse_file(german).lang == "de"
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "slug"),
+    [
+        ("Tel-Aviv : l’entreprise NSO perd son appel", 30, "tel-aviv-l-entreprise-nso-perd"),
+        ("Überwachung stoppen, jetzt", 60, "uberwachung-stoppen-jetzt"),
+        ("a-key-already-slugified-and-far-too-long", 20, "a-key-already"),
+        ("Unbreakablewordthatislongerthanthelimit", 10, "unbreakabl"),
+        ("« »", 60, "statement"),
+    ],
+)
+def test_slugs_are_cut_between_words(text: str, limit: int, slug: str) -> None:
+    from mailer.statements.model import slugify
+
+    assert slugify(text, limit=limit) == slug
 
 
 def test_translations_share_one_key() -> None:

@@ -8,10 +8,10 @@ import re
 from sqlalchemy import select
 
 from mailer.campaigns.audience import choose_version, email_locale, missing_language
+from mailer.campaigns.languages import sendable_group
 from mailer.errors import InputError
 from mailer.ledger import CampaignState, DeliveryState, deliveries
 from mailer.org import OrgProfile
-from mailer.statements.repository import group_of
 from mailer.store.db import Database
 from mailer.store.models import Campaign, Delivery, Subscriber, utcnow
 
@@ -56,7 +56,9 @@ def release_held(
         if translation_key is not None:
             query = query.where(Campaign.translation_key == translation_key)
         for campaign in session.scalars(query).all():
-            versions = group_of(session, campaign.translation_key)
+            versions = sendable_group(session, campaign.translation_key, org)
+            if not versions:
+                continue  # nothing of the group may be sent: its rows stay held
             rows = session.execute(
                 select(Delivery, Subscriber.locale)
                 .join(Subscriber, Subscriber.id == Delivery.subscriber_id)

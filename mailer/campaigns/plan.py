@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from mailer.campaigns.audience import Decision, decide, digest_decision, routing_conditions
+from mailer.campaigns.languages import check_announcement, check_group
 from mailer.campaigns.missing import wait_seconds
 from mailer.errors import CampaignError, NotFound
+from mailer.i18n import available_catalogs
 from mailer.ledger import CampaignState, DeliveryState, campaigns, deliveries
 from mailer.org import OrgProfile
 from mailer.statements.repository import group_of, load
@@ -43,13 +45,18 @@ class PlanResult:
 def create_campaign(
     session: Session,
     *,
+    org: OrgProfile,
     statement_id: str,
     kind: str = "manual",
     segment: str | None = None,
     missing: str = "fallback",
 ) -> Campaign:
-    """A new campaign in state 'planning' for the statement's translation group."""
+    """A new campaign in state 'planning' for the statement's translation group; refused
+    (CampaignError) when no version of the group is in a language that can be sent."""
     statement = load(session, statement_id)
+    refusal = check_announcement(session, statement.translation_key, org).refusal()
+    if refusal is not None:
+        raise CampaignError(refusal)
     return campaigns.create(
         session,
         kind=kind,
@@ -60,7 +67,9 @@ def create_campaign(
     )
 
 
-def announce(db: Database, statement_id: str, *, missing: str = "fallback") -> tuple[int, bool]:
+def announce(
+    db: Database, org: OrgProfile, statement_id: str, *, missing: str = "fallback"
+) -> tuple[int, bool]:
     """The alert campaign of a statement's group: created once, found again on redelivery."""
     with db.session() as session:
         statement = load(session, statement_id)
@@ -71,7 +80,7 @@ def announce(db: Database, statement_id: str, *, missing: str = "fallback") -> t
     try:
         with db.session() as session:
             campaign = create_campaign(
-                session, statement_id=statement_id, kind="alert", missing=missing
+                session, org=org, statement_id=statement_id, kind="alert", missing=missing
             )
             campaign.dedupe_key = dedupe
             return campaign.id, True
@@ -97,6 +106,14 @@ def audience(
     versions = [] if digest else group_of(session, campaign.translation_key)
     if not digest and not versions:
         raise CampaignError(f"campaign {campaign.id}: its statements are gone")
+    if not digest:
+        # Only versions in a language the profile publishes in, with a catalog: the readers of
+        # the others get the version their fallback chain leads to.
+        check = check_group(versions, org, available_catalogs())
+        refusal = check.refusal()
+        if refusal is not None:
+            raise CampaignError(f"campaign {campaign.id}: {refusal}")
+        versions = check.sendable(versions)
     if digest:
         wants: Node = Flag("digest", 0)  # alerts or weekly digest: both get the digest
         matches: Node = Or((Empty("topics", False, 0), Empty("topics", True, 0)))

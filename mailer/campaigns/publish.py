@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mailer.campaigns.languages import check_announcement
 from mailer.campaigns.plan import announce
+from mailer.errors import CampaignError
 from mailer.org import OrgProfile
 from mailer.statements.repository import group_of, load, mark_published
 from mailer.store.db import Database
@@ -32,9 +34,12 @@ def publish(
     """Stamp the group published; `urgency: alert` (in any translation) announces it now."""
     with db.session() as session:
         statement = load(session, statement_id)
+        refusal = check_announcement(session, statement.translation_key, org).refusal()
+        if refusal is not None:
+            raise CampaignError(refusal)  # before anything is stamped: nothing half-published
         mark_published(session, statement.translation_key)
         alert = any(v.urgency == "alert" for v in group_of(session, statement.translation_key))
     if not alert:
         return Publication(statement.translation_key, None, False)
-    campaign_id, created = announce(db, statement_id, missing=missing or org.missing)
+    campaign_id, created = announce(db, org, statement_id, missing=missing or org.missing)
     return Publication(statement.translation_key, campaign_id, created)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from mailer.campaigns.audience import DIGEST, choose_version
 from mailer.campaigns.control import check_error_rate
+from mailer.campaigns.languages import sendable_group
 from mailer.campaigns.links import make_message_id
 from mailer.campaigns.personal import campaign_outgoing
 from mailer.campaigns.verdicts import MAX_ATTEMPTS, BatchResult, Verdicts, sender_note
@@ -24,10 +25,10 @@ from mailer.ledger.journal import journal_directory
 from mailer.ledger.lease import Heartbeat
 from mailer.render.variant import render_digest, render_email
 from mailer.runtime import Runtime
-from mailer.statements.repository import group_of, load
+from mailer.statements.repository import load
 from mailer.store.models import Campaign, Subscriber, utcnow
 from mailer.transport.base import Outgoing
-from mailer.transport.classify import Outcome, Reply, judge
+from mailer.transport.classify import Outcome, Reply, Stage, judge
 
 __all__ = ["MAX_ATTEMPTS", "BatchResult", "send_batch", "template_for"]
 
@@ -51,7 +52,7 @@ def template_for(rt: Runtime, campaign_id: int, statement_id: str, locale: str) 
             campaign = session.get(Campaign, campaign_id)
             if campaign is None:
                 raise NotFound("campaign", campaign_id)
-            groups = [group_of(session, key) for key in campaign.items]
+            groups = [sendable_group(session, key, rt.org) for key in campaign.items]
             items = [choose_version(locale, group, rt.org) for group in groups if group]
             since = (campaign.created_at - dt.timedelta(days=7)).date()
             variant = render_digest(
@@ -202,7 +203,16 @@ def _send_claimed(
             if subscriber_id in left:
                 continue  # unsubscribed (or bounced, erased) while the batch ran
             email, name, _ = people[subscriber_id]
-            template = template_for(rt, campaign_id, statement_id, locale)
+            try:
+                template = template_for(rt, campaign_id, statement_id, locale)
+            except Exception as exc:  # a variant that cannot be rendered fails its rows alone
+                reply = Reply(
+                    Stage.BUILD, None, f"cannot render {statement_id} in {locale}: {exc}"[:300]
+                )
+                offered.add(subscriber_id)
+                verdicts.add(subscriber_id, reply, judge(reply))
+                done.add(subscriber_id)
+                continue
             rt.limiter.acquire(email.rpartition("@")[2])
             if stop or verdicts.refused_us is not None:
                 return

@@ -17,7 +17,7 @@ from mailer.campaigns.preview_run import DryRun, dry_run, send_test
 from mailer.campaigns.status import campaign_status, campaign_summary
 from mailer.cli.common import console, friendly, open_runtime, print_json
 from mailer.cli.progress import follow, status_table
-from mailer.cli.publishing import run_campaign
+from mailer.cli.publishing import run_campaign, warn_languages
 from mailer.errors import InputError
 from mailer.ledger import campaigns
 from mailer.store.models import Campaign
@@ -107,11 +107,13 @@ def create(
         expression = resolve_segment(session, segment) if segment else None
         campaign = create_campaign(
             session,
+            org=rt.org,
             statement_id=statement,
             kind="manual",
             segment=expression,
             missing=parse_missing(missing) if missing else rt.org.missing,
         )
+        warn_languages(session, campaign.translation_key, rt)
         if send_at is not None:
             campaigns.schedule(session, campaign.id, send_at)
         print(campaign.id)
@@ -170,8 +172,14 @@ def send_statement(
         return
     with rt.db.session() as session:
         campaign = create_campaign(
-            session, statement_id=statement_id, kind="manual", segment=expression, missing=policy
+            session,
+            org=rt.org,
+            statement_id=statement_id,
+            kind="manual",
+            segment=expression,
+            missing=policy,
         )
+        warn_languages(session, campaign.translation_key, rt)
     console.print(f"campaign {campaign.id}", markup=False)
     run_campaign(rt, campaign.id, wait=wait)
 

@@ -6,12 +6,16 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import typer
+from rich.cells import cell_len
+from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from mailer.cli.terminal import SafeConsole, json_safe, one_line, terminal_safe
@@ -22,11 +26,13 @@ from mailer.runtime import Runtime, build_runtime
 
 __all__ = [
     "console",
+    "data_table",
     "err",
     "fail",
     "friendly",
     "open_runtime",
     "print_json",
+    "print_table",
     "settings",
     "terminal_safe",
     "work_session",
@@ -73,6 +79,38 @@ def friendly(func: Callable[P, R]) -> Callable[P, R]:
             )
 
     return wrapper
+
+
+def data_table(*columns: str, keep: Collection[str] = (), title: str | None = None) -> Table:
+    """A table whose `keep` columns (ids, keys, times: what an admin copies) are never wrapped
+    or cut; the others wrap. Print it with `print_table`."""
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, no_wrap=column in keep, overflow="fold")
+    return table
+
+
+def print_table(table: Table, out: Console | None = None) -> None:
+    """Print a table with its kept (no-wrap) columns whole: a table wider than the terminal
+    is printed wider (the terminal wraps the lines, an id stays one piece to copy); into a
+    pipe or a file, at the table's natural width, not rich's default of 80 columns."""
+    out = out or console
+    for column in table.columns:
+        if column.no_wrap:
+            widths = [cell_len(terminal_safe(str(column.header)))]
+            widths += [cell_len(terminal_safe(str(cell))) for cell in column.cells]
+            column.min_width = max(widths)
+    measured = Measurement.get(out, out.options.update(width=100_000), table)
+    width = max(out.width, measured.minimum) if out.is_terminal else measured.maximum
+    if width == out.width:
+        out.print(table)
+        return
+    before = out.width
+    out.width = min(width, 100_000)
+    try:
+        out.print(table)
+    finally:
+        out.width = before
 
 
 def settings() -> Settings:

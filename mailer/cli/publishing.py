@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
+from mailer.campaigns.languages import check_announcement
 from mailer.campaigns.missing import release_held
 from mailer.campaigns.publish import publish
 from mailer.cli.common import console, err, work_session
 from mailer.cli.progress import follow, status_table
 from mailer.runtime import Runtime
 
-__all__ = ["publish_group", "release_translations", "run_campaign"]
+__all__ = ["publish_group", "release_translations", "run_campaign", "warn_languages"]
 
 
 def publish_group(
@@ -16,6 +19,8 @@ def publish_group(
 ) -> int | None:
     """Publish the group: alerts go now (returns the campaign), news waits for the digest."""
     result = publish(rt.db, rt.org, statement_id, missing=missing)
+    with rt.db.session() as session:
+        warn_languages(session, result.translation_key, rt)
     if result.routed_to_digest:
         console.print(
             f"{result.translation_key}: news, published; it goes out in the next digest",
@@ -29,6 +34,13 @@ def publish_group(
             markup=False,
         )
     return run_campaign(rt, result.campaign_id, wait=wait)
+
+
+def warn_languages(session: Session, translation_key: str, rt: Runtime) -> None:
+    """One `warning:` line per version left out for its language (its readers get the
+    version of their fallback chain)."""
+    for line in check_announcement(session, translation_key, rt.org).warnings():
+        err.print(f"warning: {line}", markup=False)
 
 
 def run_campaign(rt: Runtime, campaign_id: int, *, wait: bool) -> int:

@@ -10,12 +10,23 @@ import typer
 from rich.text import Text
 from sqlalchemy import select
 
+from mailer.campaigns.languages import language_problem
 from mailer.campaigns.missing import parse_missing
 from mailer.cli.campaigns import MissingOption
-from mailer.cli.common import console, err, friendly, open_runtime, print_json, terminal_safe
+from mailer.cli.common import (
+    console,
+    data_table,
+    err,
+    friendly,
+    open_runtime,
+    print_json,
+    print_table,
+    terminal_safe,
+)
 from mailer.cli.publishing import publish_group, release_translations
 from mailer.cli.terminal import one_line
 from mailer.errors import StatementError
+from mailer.i18n import available_catalogs
 from mailer.statements import parse_file
 from mailer.statements.repository import save, to_statement
 from mailer.store.models import StatementRow
@@ -58,6 +69,7 @@ def import_(
     problems = 0
     groups: dict[str, str] = {}
     actions: dict[str, int] = {}
+    catalogs = available_catalogs()
     for path in _files(paths):
         try:
             statement = parse_file(path, translation_key=translation_key)
@@ -75,6 +87,15 @@ def import_(
             continue
         with rt.db.session() as session:
             action = save(session, statement)
+        unsendable = language_problem(statement.lang, rt.org, catalogs)
+        if unsendable is not None:
+            err.print(
+                f"warning: {one_line(str(path))}: {unsendable}: imported, but no email is sent "
+                "in it (its readers get their fallback's version) until both are there "
+                "(README: Adding a language)",
+                markup=False,
+                soft_wrap=True,
+            )
         actions[action] = actions.get(action, 0) + 1
         groups.setdefault(statement.translation_key, statement.id)
         print(terminal_safe(statement.id))
@@ -121,20 +142,18 @@ def list_(json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = Fa
     if json:
         print_json(rows)
         return
-    from rich.table import Table
-
-    table = Table()
-    for column in ("id", "lang", "translation key", "published", "title"):
-        table.add_column(column)
+    table = data_table(
+        "id", "lang", "translation key", "published", "title", keep=("id", "translation key")
+    )
     for row in rows:
         table.add_row(
             row["id"],
             row["lang"],
             row["translation_key"],
             (row["published_at"] or "")[:16],
-            row["title"][:60],
+            row["title"],
         )
-    console.print(table)
+    print_table(table)
 
 
 @app.command("show")

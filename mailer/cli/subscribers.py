@@ -10,19 +10,28 @@ from sqlalchemy import select
 
 from mailer.cli.common import (
     console,
+    data_table,
     err,
+    fail,
     friendly,
     open_runtime,
     print_json,
+    print_table,
     wait_until,
     work_session,
 )
 from mailer.runtime import Runtime
 from mailer.store.models import Subscriber
-from mailer.subscribers.actions import erase, unsubscribe, why
+from mailer.subscribers.actions import (
+    erase,
+    final_status_refusal,
+    resubscribe,
+    unsubscribe,
+    why,
+)
 from mailer.subscribers.export import export_csv
-from mailer.subscribers.importer import import_csv, write_rejected
-from mailer.subscribers.store import get_by_email, upsert
+from mailer.subscribers.importer import ImportReport, import_csv, rejected_path, write_rejected
+from mailer.subscribers.store import FINAL_STATUSES, find_by_email, get_by_email, upsert
 from mailer.subscribers.validate import validate_row
 
 app = typer.Typer(help="Import, add, list and show subscribers.", no_args_is_help=True)
@@ -61,12 +70,17 @@ def import_(
     ] = False,
     rejected: Annotated[
         Path | None,
-        typer.Option(help="Where to write rejected rows (default: <CSV>.rejected.csv)."),
+        typer.Option(
+            help="Where to write the rows not imported, with their line and reason "
+            "(default: NAME.rejected.csv beside NAME.csv).",
+        ),
     ] = None,
 ) -> None:
-    """Import subscribers; reports accepted and rejected rows (with line numbers).
+    """Import subscribers; reports accepted, refused (suppressed) and rejected rows.
 
     Without --consented, new people are pending and get a confirmation email (double opt-in).
+    Exit 1 when a row was rejected (invalid); rows refused because the person unsubscribed,
+    bounced, complained or was erased change nothing and are not errors.
     """
     rt = open_runtime()
     from workers.tasks import send_confirmations_task
@@ -80,13 +94,27 @@ def import_(
         )
         if here and not consented and report.created:
             wait_for_confirmations(rt)
-    for line, reason, _ in sorted(report.rejected, key=lambda r: r[0])[:_SHOWN_REJECTS]:
+    _report_import(report, csv_path, rejected, consented=consented)
+
+
+def _report_import(
+    report: ImportReport, csv_path: Path, rejected: Path | None, *, consented: bool
+) -> None:
+    """The import's lines: each row not imported (line and reason), the counts, the file."""
+    shown = sorted([*report.rejected, *report.refused], key=lambda r: r[0])[:_SHOWN_REJECTS]
+    for line, reason, _ in shown:
         err.print(f"{csv_path}:{line}: {reason}", markup=False, soft_wrap=True)
-    if report.rejected_count > _SHOWN_REJECTS:
-        err.print(f"... and {report.rejected_count - _SHOWN_REJECTS} more", markup=False)
+    total = report.rejected_count + report.suppressed
+    if total > len(shown):
+        err.print(f"... and {total - len(shown)} more", markup=False)
+    why = (
+        " (unsubscribed, bounced, complained or erased: nothing changed for them)"
+        if report.suppressed
+        else ""
+    )
     console.print(
         f"accepted {report.accepted} (created {report.created}, updated {report.updated}), "
-        f"rejected {report.rejected_count}",
+        f"rejected {report.rejected_count}, refused {report.suppressed} as suppressed{why}",
         markup=False,
     )
     if not consented and report.created:
@@ -95,13 +123,14 @@ def import_(
             "(use --consented for lists whose consent you already hold)",
             markup=False,
         )
-    if report.rejected_count:
-        target = rejected or csv_path.with_name(csv_path.stem + ".rejected.csv")
+    if report.rejected_count or report.suppressed:
+        target = rejected or rejected_path(csv_path)
         try:
             write_rejected(report, target)
-            err.print(f"rejected rows written to {target}", markup=False)
+            err.print(f"rows not imported written to {target}", markup=False)
         except OSError as exc:
             err.print(f"could not write {target}: {exc.strerror}", markup=False)
+    if report.rejected_count:
         raise typer.Exit(1)
 
 
@@ -147,6 +176,9 @@ def add(
     )
     rt = open_runtime()
     with rt.db.session() as session:
+        existing = find_by_email(session, data.email)
+        if existing is not None and existing.status in FINAL_STATUSES:
+            fail(final_status_refusal(existing.email, existing.status))
         result = upsert(session, data, consented=consented, source="cli")
         subscriber_id, status = result.subscriber.id, result.subscriber.status
         console.print(f"{result.action} {result.subscriber.email} ({status})", markup=False)
@@ -176,11 +208,9 @@ def list_(
     if json:
         print_json(rows)
         return
-    from rich.table import Table
-
-    table = Table()
-    for column in ("email", "name", "status", "locale", "country", "alerts", "topics"):
-        table.add_column(column)
+    table = data_table(
+        "email", "name", "status", "locale", "country", "alerts", "topics", keep=("email",)
+    )
     for row in rows:
         table.add_row(
             row["email"],
@@ -191,7 +221,7 @@ def list_(
             "yes" if row["alerts"] else "no",
             "; ".join(row["topics"]) or "(all)",
         )
-    console.print(table)
+    print_table(table)
     console.print(f"{len(rows)} subscriber(s)", markup=False)
 
 
@@ -249,6 +279,41 @@ def unsubscribe_(email: Annotated[str, typer.Argument(help="Email address.")]) -
     with rt.db.session() as session:
         changed = unsubscribe(session, email)
     console.print("unsubscribed" if changed else "already unsubscribed", markup=False)
+
+
+@app.command("resubscribe")
+@friendly
+def resubscribe_(
+    email: Annotated[str, typer.Argument(help="Email address.")],
+    source: Annotated[
+        str,
+        typer.Option(
+            "--source",
+            help='How the person asked to come back ("email of 2026-12-01 to info@"): recorded '
+            "as their consent, with the time.",
+        ),
+    ],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Also for a person who complained (reported spam)."),
+    ] = False,
+) -> None:
+    """Subscribe again someone who unsubscribed or bounced, because they asked.
+
+    Records the consent (time, source), lifts the suppression entry. Refuses a complained
+    person without --force, and an erased one always (only their own signup adds them again).
+    """
+    rt = open_runtime()
+    with rt.db.session() as session:
+        previous = resubscribe(session, email, source=source, force=force)
+        address = get_by_email(session, email).email
+    if previous == "subscribed":
+        console.print(f"{address} is already subscribed: nothing changed", markup=False)
+    else:
+        console.print(
+            f"resubscribed {address} (was {previous}); consent recorded: {' '.join(source.split())}",
+            markup=False,
+        )
 
 
 @app.command("forget")

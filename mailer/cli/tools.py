@@ -11,9 +11,11 @@ import typer
 from rich.markup import escape
 
 from mailer.campaigns.audience import choose_version
+from mailer.campaigns.languages import check_group
 from mailer.cli.common import console, err, fail, friendly, open_runtime, settings, work_session
 from mailer.cli.publishing import publish_group
 from mailer.config import Settings
+from mailer.i18n import available_catalogs
 from mailer.locales import normalise_locale
 from mailer.paths import EXAMPLES_DIR
 from mailer.preview import WIDTHS, find_chromium, preview_html, screenshot
@@ -40,6 +42,12 @@ def write_previews(
     """One HTML file (and PNGs at 600 and 375 px) per locale; returns the paths written."""
     with rt.db.session() as session:
         versions = group_of(session, load(session, statement_id).translation_key)
+    if not locales:
+        # Every language the group is sent in; a version that is not sent is said, not drawn.
+        check = check_group(versions, rt.org, available_catalogs())
+        for warning in check.warnings():
+            err.print(f"warning: {warning}", markup=False, soft_wrap=True)
+        versions = check.sendable(versions) or versions
     wanted = locales or sorted({v.lang for v in versions})
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -167,14 +175,15 @@ def digest() -> None:
 
 
 def doctor() -> None:
-    """Check configuration, database, broker, SMTP, DKIM and catalogs; one line per problem."""
+    """Check configuration, profile, database, broker, SMTP, DKIM, catalogs and statements.
+
+    One line each: ok, FAIL, warn (to know, not a failure) or skip (not checked, and why);
+    exit 1 on any FAIL. Creates and changes nothing."""
     from mailer.doctor import run_checks
 
     checks = run_checks()
     for check in checks:
-        console.print(
-            f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}", markup=False
-        )
+        console.print(f"{check.mark:<4} {check.name}: {check.detail}", markup=False)
     if not all(check.ok for check in checks):
         raise typer.Exit(1)
 

@@ -12,12 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from babel.dates import format_date
 from markupsafe import Markup
 
 from mailer.locales import is_rtl
 from mailer.org import DefaultAction, OrgProfile
 from mailer.render.content import clean_inline_html
+from mailer.render.dates import long_date
+from mailer.render.scripts import has_italics
+from mailer.render.typography import elide_before_name
 from mailer.statements.model import Block, CallToAction, Statement
 from mailer.urls import safe_url
 
@@ -89,6 +91,22 @@ def sections(
     return out
 
 
+def standfirst(statement: Statement) -> str | None:
+    """The lead when the editor wrote one of their own (front matter), shown under the title;
+    None when it is the first paragraph (or cut from it), which the body shows anyway."""
+    lead = " ".join(statement.lead.split())
+    first = next((b.text for b in statement.blocks if b.kind == "paragraph"), "")
+    first = " ".join(first.split())
+    if not lead or first.startswith(lead.removesuffix("…").rstrip()):
+        return None
+    return lead
+
+
+def _naming(org: OrgProfile, locale: str, message: str) -> str:
+    """A translated message with the organisation's name put in, elided where it must be."""
+    return elide_before_name(message % {"org": org.name}, org.name, locale, forced=org.name_elides)
+
+
 def base_context(*, org: OrgProfile, locale: str, subject: str, preheader: str) -> dict[str, Any]:
     """What the base layout shows for any kind of email."""
     rtl = is_rtl(locale)
@@ -96,9 +114,11 @@ def base_context(*, org: OrgProfile, locale: str, subject: str, preheader: str) 
         "lang_tag": locale.replace("_", "-"),
         "dir": "rtl" if rtl else "ltr",
         "align": "right" if rtl else "left",
+        "italic": has_italics(locale),
         "subject": subject,
         "preheader": preheader,
         "org_name": org.name,
+        "org_elides": org.name_elides,
         "org_website": safe_url(org.website) or "",
         "postal_address": org.postal_address(locale),
     }
@@ -110,8 +130,7 @@ def email_context(
     """Everything the alert templates show, except the personal fields."""
     _ = tr.gettext
     published = (
-        _("Published on %(date)s")
-        % {"date": format_date(statement.date, format="long", locale=locale)}
+        _("Published on %(date)s") % {"date": long_date(statement.date, locale)}
         if statement.date
         else ""
     )
@@ -120,15 +139,17 @@ def email_context(
             org=org, locale=locale, subject=statement.title, preheader=statement.lead[:150]
         ),
         "title": statement.title,
+        "standfirst": standfirst(statement),
         "kicker": _("Urgent action") if statement.urgent else _("Alert"),
         "published": published,
         "sections": sections(statement.blocks, image_hosts=frozenset(org.image_hosts)),
         "url": safe_url(statement.url),
         "actions": actions_for(statement, org, locale, tr),
-        "footer_reason": _(
-            "You receive this alert because you subscribed to email alerts from %(org)s."
-        )
-        % {"org": org.name},
+        "footer_reason": _naming(
+            org,
+            locale,
+            _("You receive this alert because you subscribed to email alerts from %(org)s."),
+        ),
     }
 
 
@@ -147,7 +168,12 @@ def digest_context(
             "title": s.title,
             "lead": s.lead,
             "url": safe_url(s.url),
-            "published": format_date(s.date, format="long", locale=locale) if s.date else "",
+            "published": long_date(s.date, locale) if s.date else "",
+            # A fallback item (French in the Arabic digest) is laid out in its own language
+            # and direction: its words, and where its full stop goes, are the item's.
+            "lang": s.lang.replace("_", "-"),
+            "dir": "rtl" if is_rtl(s.lang) else "ltr",
+            "align": "right" if is_rtl(s.lang) else "left",
         }
         for s in statements
     ]
@@ -159,6 +185,7 @@ def digest_context(
         "items": items,
         "period": period,
         "actions": actions,
-        "footer_reason": _("You receive this digest because you subscribed to emails from %(org)s.")
-        % {"org": org.name},
+        "footer_reason": _naming(
+            org, locale, _("You receive this digest because you subscribed to emails from %(org)s.")
+        ),
     }

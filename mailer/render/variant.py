@@ -6,20 +6,26 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from babel.dates import format_date
 from jinja2 import TemplateError
 
 from mailer.errors import RenderError
-from mailer.i18n import translations
+from mailer.i18n import catalog, translations
 from mailer.org import OrgProfile, chain_for
 from mailer.paths import LOCALE_DIR
 from mailer.render.context import base_context, digest_context, email_context
+from mailer.render.dates import long_date
 from mailer.render.environment import environment
 from mailer.render.inline import inline_css
 from mailer.render.personalise import Compiled, Slots, compile_template
 from mailer.statements.model import Statement
 
-__all__ = ["RenderedEmail", "render_confirmation", "render_digest", "render_email"]
+__all__ = [
+    "RenderedEmail",
+    "render_confirmation",
+    "render_digest",
+    "render_email",
+    "require_catalog",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +54,7 @@ def _render(
     chain: tuple[str, ...],
     locale_dir: Path,
 ) -> RenderedEmail:
+    require_catalog(locale, locale_dir)
     env = environment(chain, locale_dir=locale_dir)
     tr = translations(chain, locale_dir)
     # Drawn now, when every input is fixed: no statement can contain these markers.
@@ -69,6 +76,21 @@ def _render(
         greeting_named=tr.gettext("Dear %(name)s,") % {"name": "\x00"},
         greeting_plain=tr.gettext("Hello,"),
     )
+
+
+def require_catalog(locale: str, locale_dir: Path = LOCALE_DIR) -> None:
+    """Refuse a locale whose language has no catalog: its chrome would be another language's.
+
+    The chain would find words anyway (the fallback's catalog, or the English source), and
+    Babel would still write the dates in the locale: "Publié le 2 de septiembre" above
+    Spanish text, "Bonjour Mateo". An email in one language or none."""
+    language = locale.split("_")[0]
+    if catalog(locale, locale_dir) is None and catalog(language, locale_dir) is None:
+        raise RenderError(
+            f"no catalog for {locale}: its greeting, buttons and footer would be in another "
+            f"language; add templates/locale/{language}/LC_MESSAGES/messages.po "
+            "(README: Adding a language)"
+        )
 
 
 def render_email(
@@ -113,8 +135,8 @@ def render_digest(
     chain = chain_for(org, locale)
     tr = translations(chain, locale_dir)
     period = tr.gettext("%(start)s to %(end)s") % {
-        "start": format_date(since, format="long", locale=locale),
-        "end": format_date(until, format="long", locale=locale),
+        "start": long_date(since, locale),
+        "end": long_date(until, locale),
     }
     context = digest_context(statements, org=org, locale=locale, tr=tr, period=period)
     env = environment(chain, locale_dir=locale_dir)

@@ -54,10 +54,24 @@ class Statement:
 
 
 def slugify(text: str, *, limit: int = 60) -> str:
-    """ASCII, lower-case, dash-separated; cut on a word boundary at `limit` characters."""
-    text = re.sub(r"[’'`]", " ", text)
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    if len(slug) > limit:
-        slug = slug[:limit].rsplit("-", 1)[0]
-    return slug or "statement"
+    """ASCII, lower-case, dash-separated, at most `limit` characters, cut between two words.
+
+    A word is what spaces separate: "d’exportation" and "Tel-Aviv" are one word each, so
+    a cut never leaves "…-licence-d" behind. A text without spaces (a key already slugified)
+    is cut at its last dash within the limit."""
+    words = []
+    for word in text.split():
+        joined = re.sub(r"[’'`]", "-", word)
+        ascii_word = unicodedata.normalize("NFKD", joined).encode("ascii", "ignore").decode("ascii")
+        piece = re.sub(r"[^a-z0-9]+", "-", ascii_word.lower()).strip("-")
+        if piece:
+            words.append(piece)
+    slug = ""
+    for piece in words:
+        longer = f"{slug}-{piece}" if slug else piece
+        if len(longer) > limit:
+            break
+        slug = longer
+    if not slug and words:  # the first word alone is too long
+        slug = words[0][:limit].rsplit("-", 1)[0] if "-" in words[0][:limit] else words[0][:limit]
+    return slug.strip("-") or "statement"

@@ -6,10 +6,13 @@ bad file, entry or feed, so one broken item never holds back the others (nor the
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import hashlib
 import io
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 from html import escape
 from pathlib import Path
@@ -19,11 +22,12 @@ from mailer.errors import StatementError
 from mailer.locales import normalise_locale
 from mailer.org import Source
 from mailer.statements.fetch import fetch
+from mailer.statements.fields import LIMITS
 from mailer.statements.model import Statement
 from mailer.statements.parse import FORMATS, parse_file, parse_text
 from mailer.urls import url_problem
 
-__all__ = ["MAX_ENTRIES", "read_directory", "read_feed"]
+__all__ = ["MAX_ENTRIES", "entry_date", "read_directory", "read_feed", "topics_of"]
 
 log = logging.getLogger("mailer.sources")
 
@@ -95,7 +99,64 @@ def _entry(entry: Any, *, source: Source, language: str | None) -> Statement:
         url=str(link).strip() if link else None,
         urgency=source.urgency,
         source=source.name,
+        topics=topics_of([*_categories(entry), *parsed.topics, *source.topics]),
+        countries=tuple(dict.fromkeys([*parsed.countries, *source.countries])),
+        date=entry_date(entry),
     )
+
+
+def _categories(entry: Any) -> list[str]:
+    # RSS 2.0 <category>text</category> and Atom <category term="" label=""/> both land in
+    # feedparser's `tags`; Atom's label is the human-readable form of its term (RFC 4287 4.2.2).
+    found = []
+    for tag in list(entry.get("tags") or [])[: 4 * LIMITS["topics"]]:
+        if hasattr(tag, "get"):
+            found.append(str(tag.get("label") or tag.get("term") or ""))
+    return found
+
+
+def topics_of(candidates: Iterable[str]) -> tuple[str, ...]:
+    """Topics from text a third party wrote, cleaned like front-matter topics: control
+    characters dropped, spaces collapsed, the same topic once whatever its case, at most
+    20 of at most 100 characters (a longer one is left out, not cut into another word)."""
+    seen: dict[str, str] = {}
+    for candidate in candidates:
+        topic = " ".join(_CONTROL.sub(" ", candidate).split())
+        if topic and len(topic) <= LIMITS["topic"]:
+            seen.setdefault(topic.casefold(), topic)
+        if len(seen) == LIMITS["topics"]:
+            break
+    return tuple(seen.values())
+
+
+def entry_date(entry: Any) -> dt.date | None:
+    """The day the entry was published (else last updated), as its publisher wrote it: RSS
+    `pubDate` (RFC 822) or Atom `published`/`updated` (RFC 3339), in the offset given, so a
+    statement of 00:30 in Brussels is not dated the day before."""
+    for key in ("published", "updated"):
+        raw = entry.get(key)
+        if isinstance(raw, str) and raw.strip():
+            when = _when(raw.strip()[:100])
+            if when is not None:
+                return when
+        parsed = entry.get(f"{key}_parsed")
+        if parsed:  # a form feedparser read and we do not: its UTC reading
+            try:
+                return dt.date(parsed.tm_year, parsed.tm_mon, parsed.tm_mday)
+            except (AttributeError, TypeError, ValueError):
+                continue
+    return None
+
+
+def _when(raw: str) -> dt.date | None:
+    try:
+        return email.utils.parsedate_to_datetime(raw).date()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        pass
+    try:
+        return dt.datetime.fromisoformat(raw.replace("Z", "+00:00")).date()
+    except ValueError:
+        return None
 
 
 def read_directory(source: Source) -> tuple[list[Statement], list[str]]:
@@ -116,5 +177,12 @@ def read_directory(source: Source) -> tuple[list[Statement], list[str]]:
         except Exception as exc:  # a parser's own bug must not stop the other files
             problems.append(_clean(f"{path}: unreadable ({type(exc).__name__}: {exc})"))
             continue
-        statements.append(replace(statement, source=source.name))
+        statements.append(
+            replace(
+                statement,
+                source=source.name,
+                topics=topics_of([*statement.topics, *source.topics]),
+                countries=tuple(dict.fromkeys([*statement.countries, *source.countries])),
+            )
+        )
     return statements, problems

@@ -10,14 +10,25 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from mailer.bounces.listing import events_for
-from mailer.errors import NotFound
+from mailer.errors import InputError, NotFound
 from mailer.store.db import Database
-from mailer.store.models import BounceEvent, Campaign, Delivery, Subscriber
+from mailer.store.models import BounceEvent, Campaign, Delivery, Subscriber, utcnow
 from mailer.subscribers.segments import excluding_term
 from mailer.subscribers.store import get_by_email
-from mailer.subscribers.suppression import suppress
+from mailer.subscribers.suppression import is_suppressed, lift, suppress
+from mailer.subscribers.validate import email_key, normalise_email
 
-__all__ = ["erase", "forget", "scrub", "unsubscribe", "unsubscribe_row", "why"]
+__all__ = [
+    "MAX_SOURCE",
+    "erase",
+    "final_status_refusal",
+    "forget",
+    "resubscribe",
+    "scrub",
+    "unsubscribe",
+    "unsubscribe_row",
+    "why",
+]
 
 log = logging.getLogger("mailer.subscribers")
 
@@ -48,6 +59,67 @@ def unsubscribe_row(session: Session, row: Subscriber, *, how: str) -> bool:
 def unsubscribe(session: Session, email: str, *, how: str = "admin") -> bool:
     """Unsubscribe an address now: no further email, even from a campaign in progress."""
     return unsubscribe_row(session, get_by_email(session, email), how=how)
+
+
+MAX_SOURCE = 300  # characters of a consent source, as the consent columns hold
+
+
+def final_status_refusal(address: str, status: str) -> str:
+    """Why a plain add or import leaves an unsubscribed, bounced or complained person as they
+    are, and the one way to bring them back."""
+    force = " --force" if status == "complained" else ""
+    return (
+        f"{address} is {status}: nothing changed (an add or an import never resubscribes "
+        f"anyone); if the person asked to come back: mailer subscribers resubscribe {address} "
+        f'--source "how they asked"{force}'
+    )
+
+
+def resubscribe(session: Session, email: str, *, source: str, force: bool = False) -> str:
+    """Subscribe again a person who unsubscribed, bounced or (with `force`) complained, because
+    they asked: their consent is recorded anew (now, `source`, method "resubscribed") and
+    their suppression entry is lifted. Returns the status they had.
+
+    An erased address has no person left to resubscribe: only their own signup (double
+    opt-in) can add them again, as someone new. InputError says why for every refusal."""
+    source = " ".join(source.split())
+    if not source:
+        raise InputError("say how the person asked to come back", field="--source")
+    if len(source) > MAX_SOURCE or not source.isprintable():
+        raise InputError(f"printable text of at most {MAX_SOURCE} characters", field="--source")
+    address = normalise_email(email)
+    row = session.scalars(
+        select(Subscriber).where(Subscriber.email_key == email_key(address))
+    ).one_or_none()
+    if row is None:
+        if is_suppressed(session, email_key(address)) == "erased":
+            raise InputError(
+                f"{address} was erased (subscribers forget): nothing of the person is left to "
+                "resubscribe; only their own signup, confirmed by them, can add them again"
+            )
+        raise NotFound("subscriber", address)
+    if row.status == "subscribed":
+        return "subscribed"
+    if row.status == "pending":
+        raise InputError(
+            f"{address} is pending (never confirmed), not unsubscribed: nothing to resubscribe; "
+            f"if you hold their consent: mailer subscribers add {address} --consented"
+        )
+    if row.status == "complained" and not force:
+        raise InputError(
+            f"{address} reported one of your emails as spam (complained): mailing them again "
+            "harms your sender reputation with their provider; if they asked you themselves to "
+            "come back, add --force"
+        )
+    previous = row.status
+    lift(session, row.email_key)
+    row.status = "subscribed"
+    row.consent_at = utcnow()
+    row.consent_source = source
+    row.consent_method = "resubscribed"
+    session.flush()
+    log.info("resubscribed (was %s)", previous)
+    return previous
 
 
 def forget(session: Session, email: str) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from mailer.campaigns.personal import deliver, outgoing
 from mailer.compose import MessageTemplate, Recipient, build_template
+from mailer.i18n import available_catalogs
 from mailer.ledger import deliveries
 from mailer.org import chain_for
 from mailer.render.variant import render_confirmation
@@ -51,9 +52,12 @@ def _template(rt: Runtime, locale: str) -> MessageTemplate:
 
 
 def _locale_for(rt: Runtime, locale: str | None) -> str:
-    # The first locale of the subscriber's chain the organisation supports.
+    # The first locale of the subscriber's chain the organisation supports and has a catalog
+    # for (an email without one would mix languages, and is refused).
+    catalogs = set(available_catalogs())
     for code in chain_for(rt.org, locale):
-        if code in rt.org.locales or code.split("_")[0] in rt.org.locales:
+        supported = code in rt.org.locales or code.split("_")[0] in rt.org.locales
+        if supported and (code in catalogs or code.split("_")[0] in catalogs):
             return code
     return rt.org.default_locale
 

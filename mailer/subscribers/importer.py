@@ -21,11 +21,11 @@ from mailer.store.models import Subscriber, utcnow
 from mailer.subscribers.bulk import insert_subscribers, update_subscribers
 from mailer.subscribers.cells import neutralise
 from mailer.subscribers.csvread import read_rows
-from mailer.subscribers.store import MERGED_COLUMNS, email_key, merge
+from mailer.subscribers.store import FINAL_STATUSES, MERGED_COLUMNS, email_key, merge
 from mailer.subscribers.suppression import address_hash, hasher, legacy_hash, suppressed
 from mailer.subscribers.validate import SubscriberData, validate_row
 
-__all__ = ["COLUMNS", "ImportReport", "import_csv", "write_rejected"]
+__all__ = ["COLUMNS", "ImportReport", "import_csv", "rejected_path", "write_rejected"]
 
 COLUMNS = ("email", "name", "locale", "country", "topics", "alerts", "lists", "status")
 CHUNK = 5000
@@ -37,12 +37,15 @@ _KEPT_CELL = 500
 
 @dataclass
 class ImportReport:
-    """Counts and the rejected rows with their line numbers and reasons."""
+    """Counts, the rejected rows with their line numbers and reasons, and the rows refused
+    because the person is suppressed (by line and reason only: their data is not kept)."""
 
     created: int = 0
     updated: int = 0
     rejected_count: int = 0
     rejected: list[tuple[int, str, dict[str, str]]] = field(default_factory=list)
+    suppressed: int = 0
+    refused: list[tuple[int, str, dict[str, str]]] = field(default_factory=list)
     pending_ids: list[int] = field(default_factory=list)
 
     @property
@@ -56,19 +59,28 @@ class ImportReport:
         if len(self.rejected) < _MAX_KEPT_REJECTS:
             self.rejected.append((line, reason[:300], _kept(row)))
 
+    def refuse(self, line: int, reason: str) -> None:
+        """Count a row refused because its person is suppressed; keep only line and reason (an
+        erased person's row must not become a new copy of their data in the report's file)."""
+        self.suppressed += 1
+        if len(self.refused) < _MAX_KEPT_REJECTS:
+            self.refused.append((line, reason, {}))
+
 
 # Valid rows by address key: (line, record, keyed hash of the address).
 Chunk = dict[str, tuple[int, SubscriberData, str]]
 Rejects = list[tuple[int, str, dict[str, str]]]
+Repeats = dict[str, int]  # address key -> rows after its first in the same chunk
 
 
-def _chunks(path: Path, salt: bytes) -> Iterator[tuple[Chunk, Rejects, int]]:
-    """Read and validate the file: (valid rows by address, rejected rows, duplicates) per chunk.
+def _chunks(path: Path, salt: bytes) -> Iterator[tuple[Chunk, Rejects, Repeats]]:
+    """Read and validate the file: (valid rows by address, rejected rows, how many more rows
+    each address had) per chunk.
 
     Each address is hashed here (for the suppression list), on the reader's core."""
     chunk: Chunk = {}
     rejects: Rejects = []
-    duplicates = 0
+    duplicates: Repeats = {}
     for line, row, problem in read_rows(path):
         if problem is None:
             try:
@@ -78,18 +90,19 @@ def _chunks(path: Path, salt: bytes) -> Iterator[tuple[Chunk, Rejects, int]]:
         if problem is not None:
             rejects.append((line, problem, _kept(row)))
             if len(rejects) >= CHUNK:
-                yield {}, rejects, 0  # a file of bad rows stays as flat as one of good rows
+                yield {}, rejects, {}  # a file of bad rows stays as flat as one of good rows
                 rejects = []
             continue
         key = email_key(data.email)
         earlier = chunk.get(key)
         if earlier is not None:
-            duplicates += 1  # a later row of the same file wins, lists are merged
+            # A later row of the same file wins, lists are merged; it counts as the first did.
+            duplicates[key] = duplicates.get(key, 0) + 1
         digest = earlier[2] if earlier else address_hash(salt, key)
         chunk[key] = (line, _combine(earlier[1] if earlier else None, data), digest)
         if len(chunk) >= CHUNK:
             yield chunk, rejects, duplicates
-            chunk, rejects, duplicates = {}, [], 0
+            chunk, rejects, duplicates = {}, [], {}
     if chunk or rejects:
         yield chunk, rejects, duplicates
 
@@ -111,7 +124,7 @@ def _reader(path: Path, salt: bytes, queue: Any) -> None:
         queue.put(("error", (f"reading failed: {type(exc).__name__}: {exc}", str(path), None)))
 
 
-def _parallel_chunks(path: Path, salt: bytes) -> Iterator[tuple[Chunk, Rejects, int]]:
+def _parallel_chunks(path: Path, salt: bytes) -> Iterator[tuple[Chunk, Rejects, Repeats]]:
     context = multiprocessing.get_context("fork")
     queue = context.Queue(maxsize=4)  # bounded: memory stays flat
     reader = context.Process(target=_reader, args=(path, salt, queue), daemon=True)
@@ -165,11 +178,11 @@ def import_csv(
         for chunk, rejects, duplicates in chunks:
             for line, reason, row in rejects:
                 report.reject(line, reason, row)
-            report.updated += duplicates
             if chunk:
                 _flush(
                     session,
                     chunk,
+                    duplicates,
                     report,
                     salt=salt,
                     consented=consented,
@@ -209,6 +222,7 @@ _EXISTING = select(*(getattr(Subscriber, c) for c in ("id", "email_key", *MERGED
 def _flush(
     bulk_session: Callable[[], AbstractContextManager[Session]],
     chunk: Chunk,
+    repeats: Repeats,
     report: ImportReport,
     *,
     salt: bytes,
@@ -234,12 +248,16 @@ def _flush(
         for key, (line, data, digest) in chunk.items():
             old = existing.get(key)
             if old is None and digest in refused:
-                report.reject(
-                    line,
-                    "email: on the suppression list (unsubscribed or erased): not added",
-                    {"email": data.email},
-                )
+                report.refuse(line, "refused: on the suppression list (unsubscribed or erased)")
+                report.suppressed += repeats.get(key, 0)
                 continue
+            if old is not None and old["status"] in FINAL_STATUSES:
+                # Nothing of theirs changes: no import brings back someone who said no, nor
+                # rewrites their record (`subscribers resubscribe` does, when they ask).
+                report.refuse(line, f"refused: {old['status']}, nothing changed")
+                report.suppressed += repeats.get(key, 0)
+                continue
+            report.updated += repeats.get(key, 0)
             values = merge(old, data, consented=consented, source=source, method="import", now=now)
             if old is None:
                 inserts.append(
@@ -270,12 +288,19 @@ def _flush(
     report.pending_ids.clear()
 
 
+def rejected_path(path: Path) -> Path:
+    """Where an import writes the rows it did not take: `subs.csv` -> `subs.rejected.csv`."""
+    return path.with_name(path.stem + ".rejected.csv")
+
+
 def write_rejected(report: ImportReport, path: Path) -> None:
-    """A CSV of the rejected rows with their line and reason, to fix and import again."""
+    """A CSV of the rows not imported, by line: rejected rows with their data (to fix and
+    import again), suppressed ones with their line and reason only."""
+    rows = sorted([*report.rejected, *report.refused], key=lambda r: r[0])
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["line", "reason", *COLUMNS])
-        for line, reason, row in report.rejected:
+        for line, reason, row in rows:
             # The rejected rows are someone else's data, opened by the admin to fix them.
             writer.writerow(
                 [line, neutralise(reason), *(neutralise(row.get(c, "")) for c in COLUMNS)]

@@ -21,6 +21,7 @@ __all__ = [
     "MERGED_COLUMNS",
     "UpsertResult",
     "email_key",
+    "find_by_email",
     "get_by_email",
     "merge",
     "status_counts",
@@ -155,6 +156,14 @@ def upsert(
         setattr(row, column, value)
     session.flush()
     return UpsertResult("updated", row)
+
+
+def find_by_email(session: Session, email: str) -> Subscriber | None:
+    """The subscriber with this address (normalised first), or None."""
+    address = normalise_email(email)
+    return session.scalars(
+        select(Subscriber).where(Subscriber.email_key == email_key(address))
+    ).one_or_none()
 
 
 def get_by_email(session: Session, email: str) -> Subscriber:

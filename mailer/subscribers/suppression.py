@@ -14,7 +14,15 @@ from sqlalchemy.sql.elements import ColumnElement
 from mailer.store.models import Meta, Suppression
 from mailer.subscribers.validate import legacy_email_key
 
-__all__ = ["address_hash", "hasher", "is_suppressed", "legacy_hash", "suppress", "suppressed"]
+__all__ = [
+    "address_hash",
+    "hasher",
+    "is_suppressed",
+    "legacy_hash",
+    "lift",
+    "suppress",
+    "suppressed",
+]
 
 _SALT_KEY = "suppression_salt"
 _salts: dict[str, bytes] = {}
@@ -109,3 +117,27 @@ def is_suppressed(session: Session, email_key: str) -> str | None:
             condition, and_(Suppression.email_hash == old, Suppression.key_form.is_(None))
         )
     return session.scalars(select(Suppression.reason).where(condition)).first()
+
+
+def lift(session: Session, email_key: str) -> str | None:
+    """Take an address off the list (a resubscription the person asked for); returns the
+    reason it was on it, or None.
+
+    An entry of schema 0001 (`key_form` NULL) was made from the case-folded address and keeps
+    out every spelling with that folding (`straße@` and `strasse@`): it is replaced by an
+    entry for the folded spelling alone, so that lifting one person never lets another in."""
+    salt = _salt(session)
+    reason = None
+    current = session.get(Suppression, address_hash(salt, email_key))
+    if current is not None:
+        reason = current.reason
+        session.delete(current)
+    old = legacy_hash(salt, email_key)
+    legacy = session.get(Suppression, old) if old is not None else None
+    if legacy is not None and legacy.key_form is None:
+        reason = reason or legacy.reason
+        session.delete(legacy)
+        session.flush()
+        suppress(session, legacy_email_key(email_key), legacy.reason)
+    session.flush()
+    return reason

@@ -70,8 +70,8 @@ def _apply(rt: Runtime, person: Subscriber, form: FormData) -> Subscriber | None
         if row is None:
             return None
         locale = _clean(form.get("locale"))
-        if locale in rt.org.locales:
-            row.locale = locale
+        if locale in {code for code, _ in languages(rt.org, row.locale)}:
+            row.locale = locale  # a locale of the profile, or the person's own (fr_BE) kept
         pref = _clean(form.get("alert_pref"))
         if pref in ALERT_PREFS:
             row.alert_pref = pref
@@ -123,7 +123,7 @@ def _page(rt: Runtime, person: Subscriber, *, saved: bool) -> Response:
     context: dict[str, Any] = {
         "saved": saved,
         "csrf": rt.signer.sign_csrf(person.id),
-        "languages": languages(rt.org),
+        "languages": languages(rt.org, person.locale),
         "current_locale": person.locale or rt.org.default_locale,
         "alert_pref": person.alert_pref,
         "topics": choosable,
