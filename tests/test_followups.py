@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from mailer.campaigns.plan import create_campaign, plan_pages
 from mailer.campaigns.run import send_batch
 from mailer.config import load_settings
-from mailer.errors import InputError, PermanentFailure
+from mailer.errors import InputError
 from mailer.runtime import Runtime, build_runtime
 from mailer.statements import parse_file
 from mailer.statements.repository import save
@@ -30,7 +30,8 @@ from mailer.subscribers.segment_parse import (
 )
 from mailer.subscribers.segments import count_segment, resolve_segment, save_segment
 from mailer.subscribers.taken import import_actions
-from mailer.transport.base import SendResult
+from mailer.transport.base import Outgoing
+from mailer.transport.classify import Reply, Stage
 from mailer.transport.memory import MemoryTransport
 from tests.conftest import EXAMPLES, _postgres_schema
 
@@ -63,10 +64,10 @@ class Refusing(MemoryTransport):
         super().__init__()
         self.refused = refused
 
-    def send(self, *, envelope_from: str, recipient: str, message: bytes) -> SendResult:
-        if recipient == self.refused:
-            raise PermanentFailure("5.1.1 no such user", code=550, recipient=recipient)
-        return super().send(envelope_from=envelope_from, recipient=recipient, message=message)
+    def send(self, item: Outgoing) -> Reply:
+        if item.recipient == self.refused:
+            return Reply(Stage.RCPT, 550, "5.1.1 no such user")
+        return super().send(item)
 
 
 @pytest.fixture
