@@ -260,7 +260,13 @@ def _secret_key(
 
 def _bounce_mailbox(settings: Settings) -> Check:
     if not settings.bounce_mailbox:
-        return Check("bounce mailbox", True, "not configured (optional: MAILER_BOUNCE_MAILBOX)")
+        return Check(
+            "bounce mailbox",
+            True,
+            "MAILER_BOUNCE_MAILBOX is not set (optional: reports then come only through "
+            "`mailer inbound`)",
+            "skip",
+        )
     from mailer.bounces.mailbox import MailboxError, probe
 
     try:

@@ -20,6 +20,7 @@ def test_public_pages_leave_nothing_untranslated(tmp_path: Path) -> None:
     common = {
         "lang_tag": "eo",
         "dir": "ltr",
+        "italic": True,
         "org_name": org.name,
         "postal_address": org.address,
         "page_title": "⟦title⟧",
