@@ -127,6 +127,9 @@ def test_a_statement_shows_as_sent_with_nobody_s_data(site: tuple[InProcess, str
             in html
         )
     assert 'hreflang="de"' not in html  # no German version was imported
+    # No dead links where the email had personal ones: an invitation to subscribe instead.
+    assert 'href="#"' not in html and "Se désinscrire" not in html
+    assert f'href="{base}/subscribe/fr"' in html and f'href="{base}/subscribe/ar"' in arabic.text
     assert "default-src 'none'" in page.headers["content-security-policy"]
     assert '<html lang="ar" dir="rtl"' in arabic.text and "مرحبًا،" in arabic.text
 

@@ -100,10 +100,15 @@ def render_email(
     locale: str,
     org: OrgProfile,
     locale_dir: Path = LOCALE_DIR,
+    subscribe_url: str = "",
 ) -> RenderedEmail:
-    """Render the templates of `kind` for a statement version in a locale, and inline CSS once."""
+    """Render the templates of `kind` for a statement version in a locale, and inline CSS once.
+
+    With `subscribe_url` (the public archive) the footer invites to subscribe instead of
+    carrying anyone's unsubscribe, preference and view links."""
     chain = chain_for(org, locale)
     context = email_context(statement, org=org, locale=locale, tr=translations(chain, locale_dir))
+    context["subscribe_url"] = subscribe_url
     return _render(kind, context, locale=locale, chain=chain, locale_dir=locale_dir)
 
 

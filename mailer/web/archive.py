@@ -228,7 +228,8 @@ def _direction(html: str) -> str:
 
 def _neutral_email(rt: Runtime, statement: Statement, lang: str, here: str) -> str:
     """The alert email of a statement with the personal slots filled for nobody."""
-    variant = render_email("alert", statement, locale=lang, org=rt.org)
+    signup = f"{rt.settings.public_url}/subscribe/{lang}"
+    variant = render_email("alert", statement, locale=lang, org=rt.org, subscribe_url=signup)
     neutral = {
         "greeting": variant.greeting(""),
         "unsubscribe_url": "#",
