@@ -212,6 +212,8 @@ def plan_pages(
     of one campaign interleave their pages safely; nothing happens once it is planned."""
     moment = now or utcnow()
     size = _FIRST_PAGE
+    planned = 0  # rows this planner wrote
+    analysed = 0  # rows written when the planner's statistics were last refreshed
     while True:
         try:
             with db.session() as session:
@@ -219,7 +221,15 @@ def plan_pages(
         except IntegrityError:
             continue  # another planner wrote this page first: read where it stopped
         if page is None:
+            if planned > analysed:
+                db.refresh_statistics("deliveries")
             return
+        planned += size
+        # Before the batches of the first page run, then each time the campaign doubled: the
+        # database's planner then finds each batch's rows by index (see refresh_statistics).
+        if planned >= 2 * analysed:
+            db.refresh_statistics("deliveries")
+            analysed = planned
         yield page
         size = _PAGE
 
