@@ -66,6 +66,12 @@ def _feed(run: InProcess, raw: bytes, now: dt.datetime | None = None) -> str:
         return recorder.record(raw, now=now).line
 
 
+def _message_id(raw: bytes) -> str:
+    found = re.search(rb"(?im)^Message-ID:\s*(<[^>]+>)", raw)
+    assert found is not None
+    return found.group(1).decode()
+
+
 def _status(run: InProcess, email: str) -> str:
     with run.rt.db.session() as session:
         return session.scalars(select(Subscriber.status).where(Subscriber.email == email)).one()
@@ -220,13 +226,45 @@ def test_a_report_finds_its_delivery_without_verp(run: InProcess) -> None:
     redacted = Sent("fbl@example.org", emil.recipient, emil.message_id, emil.campaign)
     assert "matched by" in _feed(run, sample("arf-abuse-redacted.eml", redacted))
     assert _status(run, "emil@example.net") == "complained"
-    # By the recipient's address alone (a bounce that returns nothing of our message).
+    # By the recipient's address alone (a bounce that returns nothing of our message): kept
+    # against her, never acted on, since anyone could have written it.
     fien = sent["fien@example.net"]
     bare = Sent("bounces@example.org", fien.recipient, "<none@elsewhere.example>", 0)
-    assert "matched by address" in _feed(run, sample("qmail.eml", bare))
-    assert _status(run, "fien@example.net") == "bounced"
-    events = {e.matched_by for e in _events(run)}
-    assert events == {"message-id", "address"}
+    line = _feed(run, sample("qmail.eml", bare))
+    assert "matched by address" in line and "not acted on" in line
+    assert _status(run, "fien@example.net") == "subscribed"
+    events = {(e.matched_by, e.effect) for e in _events(run)}
+    assert events == {
+        ("message-id", "bounced"),
+        ("message-id", "complained"),
+        ("address", "unverified"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "message_id"),
+    [
+        ("dsn-hard-gmail.eml", "<none@elsewhere.example>"),
+        ("qmail.eml", "<1.000000000000000000000000@example.org>"),  # our form, a made-up digest
+        ("dsn-delayed.eml", "<none@elsewhere.example>"),
+        ("arf-abuse-yahoo.eml", "<confirm.000000000000.000000000000000000000000@example.org>"),
+    ],
+)
+def test_a_forged_report_naming_a_person_cuts_nobody_off(
+    run: InProcess, name: str, message_id: str
+) -> None:
+    # A stranger who knows an activist's address writes a bounce or a complaint about it to
+    # the plain bounce address: no VERP token, no Message-ID of ours.
+    run.send("nso-export-licence-fr")
+    ana = _sent(run)["ana@example.net"]
+    forged = Sent("bounces@example.org", ana.recipient, message_id, ana.campaign)
+    line = _feed(run, sample(name, forged))
+    assert "not acted on" in line, line
+    assert _status(run, "ana@example.net") == "subscribed"
+    with run.rt.db.session() as session:
+        assert is_suppressed(session, "ana@example.net") is None
+        assert campaign_status(session, ana.campaign)["bounced"] == 0
+    assert {e.effect for e in _events(run, "ana@example.net")} == {"unverified"}
 
 
 def test_a_report_that_matches_nobody_is_kept_and_listed(run: InProcess) -> None:
@@ -263,8 +301,9 @@ def test_a_forged_verp_token_matches_nothing(run: InProcess) -> None:
     foreign = Sent(f"bounces+{other_key}@example.org", gus.recipient, "<x@elsewhere>", gus.campaign)
     for raw in (sample("dsn-hard-gmail.eml", forged), sample("dsn-hard-gmail.eml", foreign)):
         line = _feed(run, raw)
-        # Not matched by the token; the address alone still finds the person we mailed.
-        assert "matched by address" in line
+        # Not matched by the token; the address alone finds the person, and is not enough.
+        assert "matched by address" in line and "not acted on" in line
+    assert _status(run, "gus@example.net") == "subscribed"
 
 
 def _more_campaigns(run: InProcess, first: int, sent_at: list[dt.datetime]) -> list[int]:
@@ -502,3 +541,19 @@ def test_a_bounced_confirmation_email_bounces_the_pending_address(run: InProcess
     assert "bounced" in _feed(run, sample("dsn-hard-gmail.eml", sent))
     assert _status(run, "new@example.net") == "bounced"
     assert [(e.kind, e.campaign_id) for e in _events(run, "new@example.net")] == [("hard", None)]
+    # Without VERP, the confirmation's own keyed Message-ID proves it; a made-up one does not.
+    message_id = _message_id(confirmation.message)
+    for pending, returned, status in (
+        ("old@example.net", message_id.replace("<confirm.", "<confirm.1"), "pending"),
+        ("late@example.net", None, "bounced"),
+    ):
+        with run.rt.db.session() as session:
+            upsert(session, validate_row({"email": pending}), consented=False, source="test")
+            pending_id = session.scalars(
+                select(Subscriber.id).where(Subscriber.email == pending)
+            ).one()
+        send_confirmations(run.rt, [pending_id])
+        own = _message_id(run.transport.outbox[-1].message)
+        plain = Sent("bounces@example.org", pending, returned or own, 0)
+        _feed(run, sample("dsn-hard-gmail.eml", plain))
+        assert _status(run, pending) == status

@@ -86,7 +86,7 @@ def bounce_counts(session: Session, campaign_id: int) -> dict[str, dict[str, int
             (Delivery.campaign_id == BounceEvent.campaign_id)
             & (Delivery.subscriber_id == BounceEvent.subscriber_id),
         )
-        .where(BounceEvent.campaign_id == campaign_id)
+        .where(BounceEvent.campaign_id == campaign_id, BounceEvent.effect != "unverified")
         .group_by(Delivery.locale, category)
     ).all()
     counts: dict[str, dict[str, int]] = {}

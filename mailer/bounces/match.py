@@ -2,9 +2,10 @@
 else by the recipient's address (and only if we mailed that address).
 
 The token and the Message-ID are keyed with MAILER_SECRET_KEY, so a report that carries
-either one was made from a message we sent. An address alone is weaker evidence (anyone
-can write a report naming anyone): it matches only a person the ledger says we mailed, or
-a pending person whose confirmation email the report returns.
+either one was made from a message we sent. An address alone is weak evidence (anyone can
+write a report naming anyone): it matches only a person the ledger says we mailed, or a
+pending person whose confirmation email (its keyed Message-ID) the report returns, and the
+recorder keeps such a match against the person without acting on it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from mailer.tokens import TokenSigner
 __all__ = ["Match", "Matcher"]
 
 _OURS = re.compile(r"^<(\d{1,12})\.([0-9a-f]{24})@([^<>\s]+)>$")
-_CONFIRM = re.compile(r"^<confirm\.[0-9a-f]{24}@([^<>\s]+)>$")
+_CONFIRM = re.compile(r"^<confirm\.([0-9a-f]{12})\.([0-9a-f]{24})@([^<>\s]+)>$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +103,10 @@ class Matcher:
         latest = self.session.scalars(sent.order_by(Delivery.sent_at.desc()).limit(1)).first()
         if latest is not None:
             return Match(person.id, latest, "address")
-        if person.status == "pending" and any(self._our_confirmation(m) for m in message_ids):
-            return Match(person.id, None, "address")  # a returned confirmation email
+        if person.status == "pending" and any(
+            self._our_confirmation(m, person) for m in message_ids
+        ):
+            return Match(person.id, None, "message-id")  # a returned confirmation email
         return Match(None, note="an address we never mailed")
 
     def _by_token(self, campaign_id: int, subscriber_id: int) -> Match:
@@ -128,9 +131,13 @@ class Matcher:
     def _our_domain(self, domain: str) -> bool:
         return domain.lower() == self.org.sender_domain.lower()
 
-    def _our_confirmation(self, message_id: str) -> bool:
+    def _our_confirmation(self, message_id: str, person: Subscriber) -> bool:
         found = _CONFIRM.match(message_id)
-        return found is not None and self._our_domain(found.group(1))
+        return (
+            found is not None
+            and self._our_domain(found.group(3))
+            and self.signer.digest("confirm", person.id, found.group(1)) == found.group(2)
+        )
 
     def _by_message_id(self, message_id: str, person: Subscriber | None) -> Match | None:
         ours = _OURS.match(message_id)

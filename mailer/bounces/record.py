@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Recorded", "Recorder", "digest_of"]
 
+# What a report changes for its person when it is proven to be about our message.
+_ACTING = frozenset({Kind.HARD, Kind.SOFT, Kind.COMPLAINT})
+
 log = logging.getLogger("mailer.bounces")
 _SHOWN = 3
 
@@ -270,6 +273,14 @@ class Recorder:
     ) -> tuple[str, str]:
         if row is None:
             return "unmatched", ""
+        if match.by == "address" and finding.kind in _ACTING:
+            # Anyone can write a report naming anyone: without our VERP token or one of our
+            # Message-IDs (both keyed), a report could cut a person off every alert at a
+            # stranger's word. Kept against the person, shown by `why`, never acted on.
+            return "unverified", (
+                "recorded, not acted on (it carries neither our VERP token nor one of our "
+                "Message-IDs, so anyone could have written it)"
+            )
         if finding.kind is Kind.HARD:
             if mark_bounced(self.session, row):
                 return "bounced", "bounced"

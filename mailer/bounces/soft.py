@@ -53,6 +53,7 @@ def soft_bounces(
         select(BounceEvent.id, BounceEvent.kind, BounceEvent.campaign_id, BounceEvent.created_at)
         .where(BounceEvent.subscriber_id == subscriber_id)
         .where(BounceEvent.kind.in_(_FAILURES | _SUCCESSES))
+        .where(BounceEvent.effect != "unverified")  # reports that prove nothing add nothing
     ).all()
     events: list[tuple[object, str, int | None, dt.datetime]] = [
         (event_id, kind, campaign, at) for event_id, kind, campaign, at in stored

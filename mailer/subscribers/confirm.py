@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import secrets
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -106,12 +107,20 @@ def send_confirmations(rt: Runtime, subscriber_ids: list[int]) -> ConfirmResult:
     return result
 
 
+def _confirmation_id(rt: Runtime, subscriber_id: int) -> str:
+    # Unique per email (mail clients fold messages with one Message-ID), and keyed with the
+    # person, so that a returned confirmation proves whose it was (bounces.match).
+    nonce = secrets.token_hex(6)
+    digest = rt.signer.digest("confirm", subscriber_id, nonce)
+    return f"<confirm.{nonce}.{digest}@{rt.org.sender_domain}>"
+
+
 def _recipient(rt: Runtime, subscriber_id: int, email: str, name: str) -> Recipient:
     token = rt.signer.sign_expiring(subscriber_id)
     return Recipient(
         email=email,
         name=name,
-        message_id=f"<confirm.{rt.signer.digest('confirm', subscriber_id, token)}@{rt.org.sender_domain}>",
+        message_id=_confirmation_id(rt, subscriber_id),
         confirm_url=f"{rt.settings.public_url}/confirm/{token}",
     )
 
