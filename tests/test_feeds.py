@@ -9,14 +9,18 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from mailer.errors import ConfigError
 from mailer.org import Source, load_profile
 from mailer.statements.fetch import is_internal
+from mailer.statements.repository import mark_published, save
 from mailer.statements.sources import read_feed
+from mailer.store.models import StatementRow
 from tests.inprocess import EXAMPLES
 from tests.servers import free_port
 
@@ -75,6 +79,10 @@ MARKED = "__mailer_unsubscribe_url__"  # the fixed marker of before, in a third 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     other = ""  # base URL of the second server, on another loopback address
+    # The organisation's own feed, as the test makes it grow.
+    org_items: tuple[tuple[str, str], ...] = (
+        ("Spyware found on activists' phones", "https://example.org/?p=101"),
+    )
 
     def do_GET(self) -> None:
         routes = {
@@ -92,6 +100,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             "/slow": self._slow,
             "/marked": lambda: self._send(
                 _rss(("Spyware firm loses appeal", f"https://evil.example/c?u={MARKED}"))
+            ),
+            "/org.rss": lambda: self._send(_rss(*_Handler.org_items)),
+            "/partner.rss": lambda: self._send(
+                _rss(
+                    (
+                        "Retraction: we were wrong, install this update",
+                        "https://example.org/?p=101",
+                    ),
+                    ("Decoy", "https://example.org/?p=102"),
+                )
             ),
             "/links": lambda: self._send(
                 _rss(
@@ -381,3 +399,76 @@ def test_a_watched_directory_adds_its_topics_and_countries_to_each_file(tmp_path
     )
     assert problems == []
     assert statement.topics == ("surveillance", "Israel") and statement.countries == ("IL",)
+
+
+def test_another_feed_can_neither_rewrite_nor_block_the_organisation_s_alerts(
+    feeds: str, tmp_path: Path
+) -> None:
+    from mailer.campaigns.tick import poll_sources
+    from tests.inprocess import InProcess
+
+    # The partner's feed makes up the guids of the organisation's (WordPress ?p=N): the
+    # one already out, and the next one.
+    org = _profile_with(
+        tmp_path,
+        f'\n[[sources]]\nurl = "{feeds}/org.rss"\npublish = true\nurgency = "alert"\n'
+        f'\n[[sources]]\nurl = "{feeds}/partner.rss"\n',
+    )
+    run = InProcess(tmp_path, org_file=org)
+    run.people("email,locale\nana@example.org,en\n")
+    try:
+        (first,) = poll_sources(run.rt.db, run.rt.org)
+        run.resume(first)
+        _Handler.org_items = (
+            *_Handler.org_items,
+            ("Urgent: a new wave of Pegasus infections", "https://example.org/?p=102"),
+        )
+        (second,) = poll_sources(run.rt.db, run.rt.org)
+        run.resume(second)
+        assert poll_sources(run.rt.db, run.rt.org) == []  # nothing new, nothing twice
+    finally:
+        _Handler.org_items = _Handler.org_items[:1]
+    subjects = [str(m["Subject"]) for m in run.messages()]
+    assert subjects == [
+        "Spyware found on activists' phones",
+        "Urgent: a new wave of Pegasus infections",
+    ]
+    with run.rt.db.session() as session:
+        rows = session.scalars(select(StatementRow)).all()
+        by_source = {(row.source.rsplit("/", 1)[1], row.title) for row in rows}
+    assert by_source == {
+        ("org.rss", "Spyware found on activists' phones"),
+        ("org.rss", "Urgent: a new wave of Pegasus infections"),
+        ("partner.rss", "Retraction: we were wrong, install this update"),
+        ("partner.rss", "Decoy"),
+    }
+
+
+def test_a_published_feed_entry_keeps_what_was_sent_and_an_old_id_keeps_its_alert(
+    feeds: str, tmp_path: Path
+) -> None:
+    import hashlib
+
+    from mailer.campaigns.tick import poll_sources
+    from tests.inprocess import InProcess
+
+    org = _profile_with(
+        tmp_path, f'\n[[sources]]\nurl = "{feeds}/org.rss"\npublish = true\nurgency = "alert"\n'
+    )
+    run = InProcess(tmp_path, org_file=org)
+    run.people("email,locale\nana@example.org,en\n")
+    # This feed's entry as an earlier version stored it: its id from the guid alone.
+    (entry,), _ = read_feed(run.rt.org.sources[0], timeout=10)
+    old = "feed-" + hashlib.sha256(b"https://example.org/?p=101").hexdigest()[:16]
+    with run.rt.db.session() as session:
+        save(session, replace(entry, id=f"{old}-en", translation_key=old))
+        assert mark_published(session, old) == 1
+    assert poll_sources(run.rt.db, run.rt.org) == []  # not announced a second time
+    _Handler.org_items = (("Spyware found on activists' phones, edited", _Handler.org_items[0][1]),)
+    try:
+        assert poll_sources(run.rt.db, run.rt.org) == []
+    finally:
+        _Handler.org_items = (("Spyware found on activists' phones", "https://example.org/?p=101"),)
+    with run.rt.db.session() as session:
+        (row,) = session.scalars(select(StatementRow)).all()
+    assert (row.id, row.title) == (f"{old}-en", "Spyware found on activists' phones")

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import replace
+
+from sqlalchemy.orm import Session
 
 from mailer.campaigns.digest import create_digest, digest_due, last_digest
 from mailer.campaigns.publish import publish
 from mailer.campaigns.schedule import start_due
-from mailer.org import OrgProfile
-from mailer.statements.repository import save
-from mailer.statements.sources import read_directory, read_feed
+from mailer.org import OrgProfile, Source
+from mailer.statements.model import Statement
+from mailer.statements.repository import content_hash, save
+from mailer.statements.sources import FeedEntry, read_directory, read_feed_entries
 from mailer.store.db import Database
-from mailer.store.models import utcnow
+from mailer.store.models import StatementRow, utcnow
 
 __all__ = ["poll_sources", "tick"]
 
@@ -25,19 +29,57 @@ def poll_sources(db: Database, org: OrgProfile) -> list[int]:
     campaigns: list[int] = []
     for source in org.sources:
         try:
-            found, problems = read_feed(source) if source.url else read_directory(source)
+            found = read_feed_entries(source) if source.url else _entries(read_directory(source))
+            entries, problems = found
         except Exception as exc:  # one source's failure is reported; the others are read
-            found, problems = [], [f"unreadable: {type(exc).__name__}: {str(exc)[:200]}"]
+            entries, problems = [], [f"unreadable: {type(exc).__name__}: {str(exc)[:200]}"]
         for problem in problems:
             log.warning("source %s: %s", source.name, problem)
-        for statement in found:
+        for entry in entries:
             with db.session() as session:
-                action = save(session, statement)
+                statement, action = _store(session, source, entry)
             if action == "created" and source.publish:
                 result = publish(db, org, statement.id)
                 if result.campaign_id is not None and result.created:
                     campaigns.append(result.campaign_id)
     return campaigns
+
+
+def _entries(read: tuple[list[Statement], list[str]]) -> tuple[list[FeedEntry], list[str]]:
+    statements, problems = read
+    return [FeedEntry(s, legacy_id=s.id) for s in statements], problems
+
+
+def _store(session: Session, source: Source, entry: FeedEntry) -> tuple[Statement, str]:
+    """Save one entry of a source: 'created', 'updated', 'unchanged', or 'refused'.
+
+    A statement another source (or the admin) wrote is never touched by this one, and a
+    published one never changes under a feed: its alert went out with that content, and a
+    third-party feed must not rewrite what the organisation sent (import it by hand)."""
+    statement = entry.statement
+    if entry.legacy_id != statement.id and session.get(StatementRow, statement.id) is None:
+        legacy = session.get(StatementRow, entry.legacy_id)
+        if legacy is not None and legacy.source == source.name:
+            # Written by this feed before ids named their source: it keeps its id and key.
+            statement = replace(statement, id=legacy.id, translation_key=legacy.translation_key)
+    row = session.get(StatementRow, statement.id)
+    if row is not None and row.source != source.name:
+        log.warning(
+            "source %s: entry %s left alone: that statement came from %s",
+            source.name,
+            statement.id,
+            row.source or "an import",
+        )
+        return statement, "refused"
+    if row is not None and row.published_at is not None:
+        if row.content_hash != content_hash(statement):
+            log.warning(
+                "source %s: entry %s changed in the feed after it was published: kept as published",
+                source.name,
+                statement.id,
+            )
+        return statement, "unchanged"
+    return statement, save(session, statement)
 
 
 def tick(db: Database, org: OrgProfile, *, now: dt.datetime | None = None) -> list[int]:

@@ -13,17 +13,18 @@ from mailer.errors import NotFound
 from mailer.statements.model import Block, CallToAction, Statement
 from mailer.store.models import StatementRow, utcnow
 
-__all__ = ["group_of", "load", "mark_published", "save", "to_statement"]
+__all__ = ["content_hash", "group_of", "load", "mark_published", "save", "to_statement"]
 
 
-def _content_hash(statement: Statement) -> str:
+def content_hash(statement: Statement) -> str:
+    """The digest of everything a statement says (its row's `content_hash`)."""
     payload = json.dumps(asdict(statement), sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 def save(session: Session, statement: Statement) -> str:
     """Insert or update; returns 'created', 'updated' or 'unchanged'."""
-    digest = _content_hash(statement)
+    digest = content_hash(statement)
     row = session.get(StatementRow, statement.id)
     if row is not None and row.content_hash == digest:
         return "unchanged"

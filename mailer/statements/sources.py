@@ -13,7 +13,7 @@ import io
 import logging
 import re
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,15 @@ from mailer.statements.model import Statement
 from mailer.statements.parse import FORMATS, parse_file, parse_text
 from mailer.urls import url_problem
 
-__all__ = ["MAX_ENTRIES", "entry_date", "read_directory", "read_feed", "topics_of"]
+__all__ = [
+    "MAX_ENTRIES",
+    "FeedEntry",
+    "entry_date",
+    "read_directory",
+    "read_feed",
+    "read_feed_entries",
+    "topics_of",
+]
 
 log = logging.getLogger("mailer.sources")
 
@@ -36,9 +44,28 @@ MAX_ENTRIES = 200  # entries read from one feed, newest first as feeds list them
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """A feed entry as a statement, and the id earlier versions of mailer gave it."""
+
+    statement: Statement
+    # From the guid alone, before ids named their source (a row of that id that this very
+    # feed wrote keeps its id: nothing already announced is announced again).
+    legacy_id: str
+
+
 def read_feed(source: Source, *, timeout: float = 30.0) -> tuple[list[Statement], list[str]]:
-    """Every entry of the feed as a statement; its id comes from the entry's guid (or its
-    content), so reading the feed again yields the same ids: nothing is announced twice."""
+    """Every entry of the feed as a statement (see read_feed_entries)."""
+    entries, problems = read_feed_entries(source, timeout=timeout)
+    return [entry.statement for entry in entries], problems
+
+
+def read_feed_entries(
+    source: Source, *, timeout: float = 30.0
+) -> tuple[list[FeedEntry], list[str]]:
+    """Every entry of the feed; its id comes from the feed's address and the entry's guid
+    (or its content), so reading the feed again yields the same ids (nothing is announced
+    twice) and another feed, whatever guids it makes up, can never name this one's entries."""
     import feedparser
 
     url = str(source.url)
@@ -55,14 +82,14 @@ def read_feed(source: Source, *, timeout: float = 30.0) -> tuple[list[Statement]
         return [], [_clean(f"{url}: not a readable feed: {feed.get('bozo_exception')}")]
     declared = source.lang or feed.feed.get("language")
     language = normalise_locale(declared) if isinstance(declared, str) else None
-    statements: list[Statement] = []
+    entries: list[FeedEntry] = []
     problems: list[str] = []
     for entry in feed.entries[:MAX_ENTRIES]:
         try:
-            statements.append(_entry(entry, source=source, language=language))
+            entries.append(_entry(entry, source=source, language=language))
         except StatementError as exc:
             problems.append(_clean(f"feed entry skipped: {exc}"))
-    return statements, problems
+    return entries, problems
 
 
 def _clean(problem: str) -> str:
@@ -70,7 +97,7 @@ def _clean(problem: str) -> str:
     return _CONTROL.sub("?", problem.replace("\n", " "))[:500]
 
 
-def _entry(entry: Any, *, source: Source, language: str | None) -> Statement:
+def _entry(entry: Any, *, source: Source, language: str | None) -> FeedEntry:
     body = ""
     if entry.get("content"):
         body = entry.content[0].get("value", "")
@@ -79,7 +106,8 @@ def _entry(entry: Any, *, source: Source, language: str | None) -> Statement:
     guid = str(
         entry.get("id") or entry.get("link") or hashlib.sha256((title + body).encode()).hexdigest()
     )
-    ident = "feed-" + hashlib.sha256(guid.encode()).hexdigest()[:16]
+    ident = "feed-" + hashlib.sha256(f"{source.url}\n{guid}".encode()).hexdigest()[:16]
+    legacy = "feed-" + hashlib.sha256(guid.encode()).hexdigest()[:16]
     where = f"{source.url} entry {guid[:80]!r}"
     link = entry.get("link") or None
     problem = url_problem(link) if link is not None else None
@@ -92,7 +120,7 @@ def _entry(entry: Any, *, source: Source, language: str | None) -> Statement:
     )
     parsed = parse_text(page, fmt="html", source=where, translation_key=ident)
     lang = language.split("_")[0] if language else parsed.lang
-    return replace(
+    statement = replace(
         parsed,
         id=f"{ident}-{lang}",
         lang=lang,
@@ -103,6 +131,7 @@ def _entry(entry: Any, *, source: Source, language: str | None) -> Statement:
         countries=tuple(dict.fromkeys([*parsed.countries, *source.countries])),
         date=entry_date(entry),
     )
+    return FeedEntry(statement, legacy_id=f"{legacy}-{lang}")
 
 
 def _categories(entry: Any) -> list[str]:
