@@ -98,6 +98,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             "/big": lambda: self._send(b"<rss>" + b" " * (6 * 1024 * 1024) + b"</rss>"),
             "/bomb": self._bomb,
             "/slow": self._slow,
+            "/slow-head": self._slow_head,
             "/marked": lambda: self._send(
                 _rss(("Spyware firm loses appeal", f"https://evil.example/c?u={MARKED}"))
             ),
@@ -144,6 +145,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _bomb(self) -> None:
         # 16 MB of spaces in 16 KB: the reader must stop inflating at its limit.
         self._send(gzip.compress(b"<rss>" + b" " * (16 * 1024 * 1024), compresslevel=9), "gzip")
+
+    def _slow_head(self) -> None:
+        # Headers that never end, each well within a read's time-out.
+        try:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            for n in range(40):  # bounded: stops by itself after 20 s
+                self.wfile.write(f"X-Wait-{n}: a\r\n".encode())
+                self.wfile.flush()
+                time.sleep(0.5)
+        except OSError:
+            pass
 
     def _slow(self) -> None:
         self.send_response(200)
@@ -215,10 +227,11 @@ def test_what_a_feed_server_cannot_make_us_do(feeds: str, path: str, problem: st
     assert "\n" not in problems[0]
 
 
-def test_a_slow_feed_is_given_up_in_bounded_time(feeds: str) -> None:
+@pytest.mark.parametrize("path", ["/slow", "/slow-head"])
+def test_a_slow_feed_is_given_up_in_bounded_time(feeds: str, path: str) -> None:
     start = time.monotonic()
-    titles, problems = _read(f"{feeds}/slow", timeout=2.0)
-    assert titles == [] and "timed out" in problems[0]
+    titles, problems = _read(f"{feeds}{path}", timeout=2.0)
+    assert titles == [] and "timed out" in problems[0], problems
     assert time.monotonic() - start < 8
 
 

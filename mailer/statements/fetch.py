@@ -15,10 +15,12 @@ or to an admin page on the LAN would turn the beat into a proxy into our own net
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 import zlib
 from dataclasses import dataclass
@@ -140,6 +142,13 @@ def _get(
     kind = _PinnedTLS if parts.scheme.lower() == "https" else _Pinned
     connection = kind(host, port, addresses[0], timeout=min(remaining, 10.0))
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    # The socket's time-out bounds each read, not the whole answer: a server that sends a
+    # header line every few seconds would hold the tick for ever. At the deadline the
+    # socket is shut, which ends whatever read is waiting.
+    expired = threading.Event()
+    watchdog = threading.Timer(remaining, _cut, args=(connection, expired))
+    watchdog.daemon = True
+    watchdog.start()
     try:
         connection.request(
             "GET",
@@ -158,12 +167,26 @@ def _get(
         if declared and declared.isdigit() and int(declared) > max_bytes:
             raise StatementError(f"larger than {max_bytes // (1024 * 1024)} MB", file=url)
         body = _read(response, max_bytes=max_bytes, deadline=deadline, url=url)
+        if expired.is_set():  # the shut socket looks like the end of the body
+            raise StatementError("timed out", file=url)
         content_type = response.getheader("Content-Type") or ""
         return response.status, None, content_type, body, bool(refused)
     except (OSError, http.client.HTTPException) as exc:
+        if expired.is_set():
+            raise StatementError("timed out", file=url) from exc
         raise StatementError(f"cannot fetch: {exc or type(exc).__name__}", file=url) from exc
     finally:
+        watchdog.cancel()
         connection.close()
+
+
+def _cut(connection: http.client.HTTPConnection, expired: threading.Event) -> None:
+    """End a fetch that ran out of time: shut its socket, so that a blocked read returns."""
+    expired.set()
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _read(
