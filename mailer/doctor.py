@@ -114,6 +114,31 @@ def _database(settings: Settings) -> Check:
     return Check("database", True, f"reachable, schema {revision}")
 
 
+def _files(settings: Settings) -> Check:
+    """People's data on disk (the SQLite database and its WAL, the maildir outbox) must not
+    be readable by other local users (the data folder's key and journals are 0600 anyway)."""
+    places: list[Path] = []
+    if settings.database_url.startswith("sqlite:///"):
+        database = Path(settings.database_url.removeprefix("sqlite:///"))
+        places += [database, Path(f"{database}-wal"), Path(f"{database}-shm")]
+    if settings.transport_url.startswith("maildir:"):
+        outbox = Path(settings.transport_url.split(":", 1)[1].removeprefix("//"))
+        places += [outbox, outbox / "new", outbox / "cur"]
+    open_to_others = [
+        f"{place} ({place.stat().st_mode & 0o777:o})"
+        for place in places
+        if place.exists() and place.stat().st_mode & 0o077
+    ]
+    if open_to_others:
+        return _warn(
+            "files",
+            "readable by other local users: "
+            + ", ".join(open_to_others[:4])
+            + " (chmod go= them: they hold people's addresses and personal links)",
+        )
+    return Check("files", True, "people's data is readable by its owner only")
+
+
 def _broker(settings: Settings) -> Check:
     if settings.embedded:
         return Check("broker", True, "memory:// (a worker runs inside each command)")
@@ -294,6 +319,7 @@ _DEPENDS: dict[str, tuple[str, ...]] = {
     "database": ("DATABASE_URL",),
     "broker": ("BROKER_URL",),
     "transport": ("TRANSPORT_URL",),
+    "files": ("DATABASE_URL", "TRANSPORT_URL"),
     "dkim": ("DKIM_SELECTOR", "DKIM_DOMAIN", "DKIM_KEY_FILE"),
     "profile": ("ORG_FILE",),
     "catalogs": ("ORG_FILE",),
@@ -368,6 +394,7 @@ def run_checks(environ: Mapping[str, str] | None = None) -> list[Check]:
         ("database", _database),
         ("broker", _broker),
         ("transport", _transport),
+        ("files", _files),
         ("dkim", dkim),
         ("catalogs", _catalogs),
         ("statements", _statements),

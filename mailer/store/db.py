@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -15,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailer.errors import ConfigError
+from mailer.private import create_private
 
 log = logging.getLogger("mailer.store")
 
@@ -124,6 +126,12 @@ def open_database(url: str, *, migrate: bool = True) -> Database:
         raise ConfigError("MAILER_DATABASE_URL", str(exc).splitlines()[0]) from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        path = engine.url.database
+        if migrate and path and path != ":memory:" and not path.startswith("file:"):
+            # Everyone's names and addresses: 0600 from the start (SQLite gives the -wal
+            # and -shm files the database's own mode).
+            with contextlib.suppress(OSError):  # SQLite says what is wrong with the path
+                create_private(Path(path))
     database = Database(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
     if migrate:
         try:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from mailer.private import private_text
 from mailer.store.db import Database
 from mailer.store.models import Subscriber
 from mailer.subscribers.cells import neutralise, restore
@@ -57,7 +58,7 @@ def export_csv(db: Database, path: Path) -> int:
         ]
     count = 0
     last_id = 0
-    with path.open("w", encoding="utf-8", newline="") as handle:
+    with private_text(path) as handle:
         writer = csv.writer(handle)
         writer.writerow([neutralise(c) for c in (*EXPORT_COLUMNS, *CONSENT_COLUMNS, *attributes)])
         while True:

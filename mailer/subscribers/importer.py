@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from mailer.errors import InputError, SubscriberRowError
+from mailer.private import private_text
 from mailer.store.db import Database
 from mailer.store.models import Subscriber, utcnow
 from mailer.subscribers.bulk import insert_subscribers, update_subscribers
@@ -297,7 +298,7 @@ def write_rejected(report: ImportReport, path: Path) -> None:
     """A CSV of the rows not imported, by line: rejected rows with their data (to fix and
     import again), suppressed ones with their line and reason only."""
     rows = sorted([*report.rejected, *report.refused], key=lambda r: r[0])
-    with path.open("w", encoding="utf-8", newline="") as handle:
+    with private_text(path) as handle:
         writer = csv.writer(handle)
         writer.writerow(["line", "reason", *COLUMNS])
         for line, reason, row in rows:

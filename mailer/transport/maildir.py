@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from mailer.private import private_dir, write_private
 from mailer.transport.base import Outgoing, Report, stream_each
 from mailer.transport.classify import Reply, Stage
 
@@ -26,8 +27,9 @@ class MaildirTransport:
         self._host = socket.gethostname().replace("/", "_").replace(":", "_")
 
     def _ensure(self) -> None:
+        # Each message holds a person's address and working personal links: the owner's only.
         for sub in ("tmp", "new", "cur"):
-            (self.path / sub).mkdir(parents=True, exist_ok=True)
+            private_dir(self.path / sub)
 
     def send(self, item: Outgoing) -> Reply:
         """Write the message (with Return-Path and Delivered-To, as a local MTA would)."""
@@ -42,7 +44,7 @@ class MaildirTransport:
         try:
             self._ensure()
             tmp = self.path / "tmp" / name
-            tmp.write_bytes(data)
+            write_private(tmp, data)
             os.replace(tmp, self.path / "new" / name)
         except OSError as exc:
             return Reply(Stage.CONNECT, None, f"maildir {self.path}: {exc.strerror}")
