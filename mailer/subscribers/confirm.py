@@ -68,7 +68,7 @@ def send_confirmations(rt: Runtime, subscriber_ids: list[int]) -> ConfirmResult:
     result = ConfirmResult()
     with rt.db.session() as session:
         people = session.execute(
-            select(Subscriber.id, Subscriber.email, Subscriber.name, Subscriber.locale).where(
+            select(Subscriber.id, Subscriber.email, Subscriber.locale).where(
                 Subscriber.id.in_(subscriber_ids), Subscriber.status == "pending"
             )
         ).all()
@@ -80,9 +80,9 @@ def send_confirmations(rt: Runtime, subscriber_ids: list[int]) -> ConfirmResult:
             campaign_id=0,
             subscriber_id=subscriber_id,
             email=email,
-            recipient=functools.partial(_recipient, rt, subscriber_id, email, name),
+            recipient=functools.partial(_recipient, rt, subscriber_id, email),
         )
-        for subscriber_id, email, name, locale in people
+        for subscriber_id, email, locale in people
     ]
     replies = deliver(rt, messages)
     for message in messages:
@@ -115,11 +115,14 @@ def _confirmation_id(rt: Runtime, subscriber_id: int) -> str:
     return f"<confirm.{nonce}.{digest}@{rt.org.sender_domain}>"
 
 
-def _recipient(rt: Runtime, subscriber_id: int, email: str, name: str) -> Recipient:
+def _recipient(rt: Runtime, subscriber_id: int, email: str) -> Recipient:
     token = rt.signer.sign_expiring(subscriber_id)
     return Recipient(
         email=email,
-        name=name,
+        # No name before the person confirms: on the signup page anyone may type anything
+        # for anyone's address ("Security team: reset your password at ..."), and the
+        # organisation's signed email would carry it into their inbox.
+        name="",
         message_id=_confirmation_id(rt, subscriber_id),
         confirm_url=f"{rt.settings.public_url}/confirm/{token}",
     )

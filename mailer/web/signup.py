@@ -136,6 +136,13 @@ def _celery_queue(rt: Runtime) -> Queue:
     return lambda ids: send_confirmations_task.delay(ids)
 
 
+def _mailbox(email: str) -> str:
+    """The mailbox an address reaches, for the per-address limit: `name+anything@` is
+    `name@` (subaddresses, RFC 5233), whatever the case."""
+    local, _, domain = email.casefold().rpartition("@")
+    return f"{local.split('+', 1)[0]}@{domain}"
+
+
 def signup_routes(
     rt: Runtime, *, queue: Queue | None = None, counter: WindowCounter | None = None
 ) -> list[Route]:
@@ -263,7 +270,7 @@ def signup_routes(
         if (
             data is not None
             and not form.trap
-            and within(throttle_key(secret, "address", data.email.casefold()), PER_ADDRESS)
+            and within(throttle_key(secret, "address", _mailbox(data.email)), PER_ADDRESS)
         ):
             await run_in_threadpool(record, data)
         # Same page, same status, same delay for every address (and for the honeypot).
