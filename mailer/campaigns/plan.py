@@ -50,9 +50,11 @@ def create_campaign(
     kind: str = "manual",
     segment: str | None = None,
     missing: str = "fallback",
+    again: bool = False,
 ) -> Campaign:
     """A new campaign in state 'planning' for the statement's translation group; refused
-    (CampaignError) when no version of the group is in a language that can be sent."""
+    (CampaignError) when no version of the group is in a language that can be sent. With
+    `again`, people who already received the group get it too."""
     statement = load(session, statement_id)
     refusal = check_announcement(session, statement.translation_key, org).refusal()
     if refusal is not None:
@@ -64,6 +66,7 @@ def create_campaign(
         translation_key=statement.translation_key,
         segment=segment,
         missing=missing,
+        again=again,
     )
 
 
@@ -137,10 +140,26 @@ def audience(
         if cap
         else literal(0)
     )
+    # Who already received a campaign of this group (by default they do not get it twice).
+    received = (
+        exists()
+        .where(
+            Delivery.subscriber_id == Subscriber.id,
+            Delivery.status == S.SENT,
+            Delivery.campaign_id == Campaign.id,
+            Campaign.translation_key == campaign.translation_key,
+            Campaign.id != campaign.id,
+        )
+        .correlate(Subscriber)
+        if not digest and not campaign.again
+        else literal(False)
+    )
     columns = (
         Subscriber.id,
         Subscriber.status,
         Subscriber.locale,
+        Subscriber.alert_pref,
+        _flag(received, "received"),
         exists().where(Suppression.email_hash == Subscriber.email_hash).label("suppressed"),
         _flag(segment, "in_segment"),
         _flag(compile_segment(wants), "wants"),
@@ -157,7 +176,19 @@ def audience(
         if not page:
             return
         decisions = []
-        for sub_id, status, locale, suppressed, in_segment, wanted, topic_match, count in page:
+        for row in page:
+            (
+                sub_id,
+                status,
+                locale,
+                pref,
+                got,
+                suppressed,
+                in_segment,
+                wanted,
+                topic_match,
+                count,
+            ) = row
             if digest:
                 decision = digest_decision(
                     status=status,
@@ -179,6 +210,8 @@ def audience(
                     org=org,
                     routed=routed,
                     wait=wait,
+                    alert_pref=pref,
+                    received=bool(got),
                 )
                 if cap and decision.send and int(count) >= cap:
                     decision = replace(decision, send=False, reason="frequency cap")

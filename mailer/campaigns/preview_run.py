@@ -52,7 +52,7 @@ class DryRun:
 
 
 def _transient(
-    rt: Runtime, statement_id: str, segment: str | None, missing: str | None
+    rt: Runtime, statement_id: str, segment: str | None, missing: str | None, again: bool
 ) -> Campaign:
     with rt.db.session() as session:
         statement = load(session, statement_id)
@@ -63,6 +63,7 @@ def _transient(
         translation_key=statement.translation_key,
         segment=segment,
         missing=missing or rt.org.missing,
+        again=again,
         state=CampaignState.PLANNING,
         items=[],
         created_at=utcnow(),
@@ -75,10 +76,11 @@ def dry_run(
     *,
     segment: str | None = None,
     missing: str | None = None,
+    again: bool = False,
     now: dt.datetime | None = None,
 ) -> DryRun:
     """What `mailer send` would do now, writing nothing."""
-    campaign = _transient(rt, statement_id, segment, missing)
+    campaign = _transient(rt, statement_id, segment, missing, again)
     result = DryRun()
     with rt.db.session() as session:
         for page in audience(session, campaign, rt.org, now=now or utcnow()):

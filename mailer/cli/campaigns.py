@@ -32,6 +32,12 @@ MissingOption = Annotated[
 SegmentOption = Annotated[
     str | None, typer.Option(help="Segment name or expression (overrides routing).")
 ]
+AgainOption = Annotated[
+    bool,
+    typer.Option(
+        "--again", help="Send to people who already received this statement too (default: skip)."
+    ),
+]
 
 app = typer.Typer(help="Create, send, follow and list campaigns.", no_args_is_help=True)
 
@@ -91,6 +97,7 @@ def create(
     statement: Annotated[str, typer.Option("--statement", help="Any statement of the group.")],
     segment: SegmentOption = None,
     missing: MissingOption = None,
+    again: AgainOption = False,
     at: Annotated[
         str | None,
         typer.Option("--at", help="ISO-8601 time to send (no zone: the organisation's time zone)."),
@@ -112,6 +119,7 @@ def create(
             kind="manual",
             segment=expression,
             missing=parse_missing(missing) if missing else rt.org.missing,
+            again=again,
         )
         warn_languages(session, campaign.translation_key, rt)
         if send_at is not None:
@@ -149,17 +157,20 @@ def send_statement(
     wait: Annotated[
         bool, typer.Option("--wait", help="Follow it until done (always, with memory://).")
     ] = False,
+    again: AgainOption = False,
 ) -> None:
     """Send a statement's group now, each subscriber in their language.
 
-    Without --segment it is routed like an alert (alerts on, a topic in common).
+    Without --segment it is routed like an alert (alerts on, a topic in common). People who
+    already received a campaign of the group are skipped unless --again; people who chose
+    no emails for now are skipped whatever the segment.
     """
     rt = open_runtime()
     with rt.db.session() as session:
         expression = resolve_segment(session, segment) if segment else None
     policy = parse_missing(missing) if missing else rt.org.missing
     if dry_run_:
-        result = dry_run(rt, statement_id, segment=expression, missing=policy)
+        result = dry_run(rt, statement_id, segment=expression, missing=policy, again=again)
         if json:
             print_json(result.as_json())
         else:
@@ -178,6 +189,7 @@ def send_statement(
             kind="manual",
             segment=expression,
             missing=policy,
+            again=again,
         )
         warn_languages(session, campaign.translation_key, rt)
     console.print(f"campaign {campaign.id}", markup=False)
