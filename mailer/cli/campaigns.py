@@ -15,7 +15,7 @@ from mailer.campaigns.missing import parse_missing
 from mailer.campaigns.plan import create_campaign
 from mailer.campaigns.preview_run import DryRun, dry_run, send_test
 from mailer.campaigns.status import campaign_status, campaign_summary
-from mailer.cli.common import console, friendly, open_runtime, print_json
+from mailer.cli.common import console, data_table, friendly, open_runtime, print_json, print_table
 from mailer.cli.progress import follow, status_table
 from mailer.cli.publishing import run_campaign, warn_languages
 from mailer.errors import InputError
@@ -59,7 +59,7 @@ def status(
     if json:
         print_json(result)
     else:
-        console.print(status_table(result))
+        print_table(status_table(result))
 
 
 @app.command("list")
@@ -74,21 +74,25 @@ def list_(json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = Fa
     if json:
         print_json(rows)
         return
-    from rich.table import Table
-
-    table = Table()
-    for column in ("id", "kind", "statement", "state", "created", "send at"):
-        table.add_column(column)
+    table = data_table(
+        "id",
+        "kind",
+        "statement",
+        "state",
+        "created",
+        "send at",
+        keep=("id", "statement", "state", "created", "send at"),
+    )
     for row in rows:
         table.add_row(
             str(row["id"]),
             row["kind"],
-            row["statement"],
+            row["label"],
             row["state"],
             row["created_at"][:19],
             (row["send_at"] or "")[:19],
         )
-    console.print(table)
+    print_table(table)
 
 
 @app.command("create")
@@ -102,14 +106,20 @@ def create(
         str | None,
         typer.Option("--at", help="ISO-8601 time to send (no zone: the organisation's time zone)."),
     ] = None,
+    now: Annotated[
+        bool,
+        typer.Option("--now", help="With an --at already past: schedule it for now instead."),
+    ] = False,
 ) -> None:
     """Create a campaign for a statement's group; prints its id.
 
-    With --at it waits for the beat to start it at that time; otherwise send it with
-    `campaigns send ID`.
+    With --at it waits for the beat (or `mailer tick`) to start it at that time; a time
+    already past is refused unless --now. Otherwise send it with `campaigns send ID`.
     """
     rt = open_runtime()
     send_at = parse_when(at, rt.org.timezone) if at else None
+    if send_at is not None:
+        send_at = not_past(send_at, at or "", rt.org.timezone, now=now)
     with rt.db.session() as session:
         expression = resolve_segment(session, segment) if segment else None
         campaign = create_campaign(
@@ -174,7 +184,7 @@ def send_statement(
         if json:
             print_json(result.as_json())
         else:
-            console.print(dry_run_table(result))
+            print_table(dry_run_table(result))
         return
     if test_to:
         address = normalise_email(test_to)
@@ -198,9 +208,14 @@ def send_statement(
 
 def dry_run_table(result: DryRun) -> Table:
     """Per locale and version: how many, and a few of them; then why others are skipped."""
-    table = Table(title=f"would send {sum(result.sending.values())} email(s); nothing was sent")
-    for column in ("locale", "version", "recipients", "for example"):
-        table.add_column(column)
+    table = data_table(
+        "locale",
+        "version",
+        "recipients",
+        "for example",
+        keep=("locale", "version"),
+        title=f"would send {sum(result.sending.values())} email(s); nothing was sent",
+    )
     for (locale, version), count in sorted(result.sending.items()):
         table.add_row(locale, version, str(count), ", ".join(result.samples.get(locale, [])))
     if result.held:
@@ -221,6 +236,22 @@ def parse_when(text: str, timezone: str) -> dt.datetime:
     if when.tzinfo is None:
         when = when.replace(tzinfo=ZoneInfo(timezone))
     return when.astimezone(dt.UTC)
+
+
+def not_past(send_at: dt.datetime, text: str, timezone: str, *, now: bool) -> dt.datetime:
+    """A send time that is not already past: a past one is refused (InputError naming the time
+    in the organisation's zone), or with `now` moved to the present."""
+    moment = dt.datetime.now(dt.UTC)
+    if send_at > moment:
+        return send_at
+    if now:
+        return moment
+    local = send_at.astimezone(ZoneInfo(timezone))
+    raise InputError(
+        f"{text.strip()} is {local:%Y-%m-%d %H:%M} in {timezone} (the organisation's time zone), "
+        "already past: give a later time, or add --now to send it now",
+        field="--at",
+    )
 
 
 def _control(campaign_id: int, action: str) -> None:
