@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from mailer.campaigns.audience import Decision, decide, digest_decision, routing_conditions
+from mailer.campaigns.digest_items import digest_items, selection_id
 from mailer.campaigns.languages import check_announcement, check_group
 from mailer.campaigns.missing import wait_seconds
 from mailer.errors import CampaignError, NotFound
@@ -119,6 +120,7 @@ def audience(
         versions = check.sendable(versions)
     if digest:
         wants: Node = Flag("digest", 0)  # alerts or weekly digest: both get the digest
+        # Topics are matched item by item (DigestItems.choose), not for the whole digest.
         matches: Node = Or((Empty("topics", False, 0), Empty("topics", True, 0)))
     else:
         wants, matches = routing_conditions(versions)
@@ -167,6 +169,7 @@ def audience(
         recent.label("recent"),
     )
     wait = wait_seconds(campaign.missing) is not None
+    items = digest_items(session, campaign) if digest else None
     last_id = after
     while True:
         # Keyset pagination: constant cost per page, whatever the table size.
@@ -176,6 +179,9 @@ def audience(
         if not page:
             return
         decisions = []
+        ids = [int(row[0]) for row in page]
+        got_items = items.received(session, ids) if items else {}
+        topics = items.topics_of(session, ids) if items else {}
         for row in page:
             (
                 sub_id,
@@ -198,6 +204,17 @@ def audience(
                     locale=locale,
                     org=org,
                 )
+                if decision.send and items is not None:
+                    # Each person's own selection: their topics, minus what they received.
+                    chosen, why = items.choose(
+                        topics.get(int(sub_id), []), got_items.get(int(sub_id), set())
+                    )
+                    decision = replace(
+                        decision,
+                        send=why is None,
+                        reason=why,
+                        statement_id=selection_id(chosen, len(items.keys)),
+                    )
             else:
                 decision = decide(
                     status=status,
