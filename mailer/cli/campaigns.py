@@ -161,7 +161,11 @@ def send_statement(
     ] = False,
     test_to: Annotated[
         str | None,
-        typer.Option("--test-to", help="Send every locale variant to this address only."),
+        typer.Option(
+            "--test-to",
+            help="Send every locale variant of the group to this address only, marked [TEST], "
+            "its links to the public site (no working unsubscribe link).",
+        ),
     ] = None,
     json: Annotated[bool, typer.Option("--json", help="With --dry-run: print JSON.")] = False,
     wait: Annotated[
