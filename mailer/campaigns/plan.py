@@ -153,7 +153,7 @@ def audience(
             Campaign.id != campaign.id,
         )
         .correlate(Subscriber)
-        if not digest and not campaign.again
+        if not digest and not campaign.again and _group_sent_before(session, campaign)
         else literal(False)
     )
     columns = (
@@ -304,6 +304,17 @@ def _plan_page(
         hold_until=moment + dt.timedelta(seconds=hold) if hold else None,
         moment=moment,
     )
+
+
+def _group_sent_before(session: Session, campaign: Campaign) -> bool:
+    """Whether another campaign of the group exists: the first one of a group (most) needs no
+    per-person look at the ledger."""
+    other = session.scalar(
+        select(Campaign.id)
+        .where(Campaign.translation_key == campaign.translation_key, Campaign.id != campaign.id)
+        .limit(1)
+    )
+    return other is not None
 
 
 def _flag(condition: ColumnElement[bool], name: str) -> Any:
