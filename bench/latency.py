@@ -46,7 +46,12 @@ def first_accept(segment: str, statement_id: str) -> float:
     rt = build_runtime(load_settings(os.environ))
     with rt.db.session() as session:
         campaign = create_campaign(
-            session, org=rt.org, statement_id=statement_id, kind="manual", segment=segment
+            session,
+            org=rt.org,
+            statement_id=statement_id,
+            kind="manual",
+            segment=segment,
+            again=True,  # a measurement: the recipient may have received the group before
         )
     published = utcnow()
     with work_session(rt):

@@ -471,6 +471,7 @@ def _latency(rt: Any) -> float:
             statement_id="nso-export-licence-nl",
             kind="manual",
             segment='email = "person1@example1.org"',
+            again=True,  # person1 received the group in the throughput run: a measurement resends
         )
     published = utcnow()
     start_campaign.delay(campaign.id)

@@ -8,6 +8,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mailer.errors import ConfigError
 from mailer.locales import fallback_chain, normalise_locale
@@ -180,7 +181,7 @@ def load_profile(path: Path | None) -> OrgProfile:
         ),
         default_locale=default_locale,
         locales=locales or (default_locale,),
-        timezone=_text(where, org, "timezone", defaults.timezone),
+        timezone=_timezone(where, _text(where, org, "timezone", defaults.timezone)),
         missing=_missing(where, org.get("missing", "fallback")),
         max_alerts_per_day=_count(where, org, "max_alerts_per_day", 0),
         digest=_digest(where, org.get("digest", "mon 08:00")),
@@ -385,6 +386,19 @@ def _missing(where: str, value: object) -> str:
         return parse_missing(str(value), field="organisation.missing")
     except InputError as exc:
         raise ConfigError(where, str(exc)) from exc
+
+
+def _timezone(where: str, name: str) -> str:
+    """An IANA time zone this machine knows: `--at`, the digest and the missed grace read it."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            where,
+            f"organisation.timezone: unknown time zone {name!r} "
+            "(an IANA name such as Europe/Brussels or UTC)",
+        ) from exc
+    return name
 
 
 def _text(where: str, table: dict[str, Any], key: str, default: str) -> str:

@@ -100,9 +100,15 @@ class InProcess:
         raise AssertionError(f"campaign {campaign_id} did not finish: {status}")
 
     def send(
-        self, statement_id: str, *, missing: str = "fallback", segment: str | None = None
+        self,
+        statement_id: str,
+        *,
+        missing: str = "fallback",
+        segment: str | None = None,
+        again: bool = False,
     ) -> dict[str, Any]:
-        """Create and run a campaign; returns its final status."""
+        """Create and run a campaign (`again`: to who already received the group too);
+        returns its final status."""
         from workers.tasks import start_campaign
 
         with self.rt.db.session() as session:
@@ -112,6 +118,7 @@ class InProcess:
                 statement_id=statement_id,
                 segment=segment,
                 missing=missing,
+                again=again,
             )
         return self._run(lambda: start_campaign.delay(campaign.id), campaign.id)
 

@@ -89,9 +89,16 @@ def test_news_waits_for_the_digest_and_alerts_go_at_once(tmp_path: Path) -> None
     assert status["sent"] == 2
     digests = [m for m in run.messages() if m["X-Mailer-Campaign"] == str(digest)]
     assert {str(m["To"]) for m in digests} == {"alert@example.org", "digest@example.org"}
-    text = digests[0].get_body(("plain",)).get_content()
+    by_person = {str(m["To"]): m for m in digests}
+    text = by_person["digest@example.org"].get_body(("plain",)).get_content()
     assert "Spyware report" in text and "Court hearing" in text and "Israel" in text
-    assert digests[0]["Subject"] == "3 new statements from Amnesty International Belgique (example)"
+    assert (
+        by_person["digest@example.org"]["Subject"]
+        == "3 new statements from Amnesty International Belgique (example)"
+    )
+    # The alert's reader does not get it again in the digest.
+    alerted = by_person["alert@example.org"].get_body(("plain",)).get_content()
+    assert "Spyware report" in alerted and "Israel" not in alerted
     # Nothing new since: no digest, nothing sent.
     assert create_digest(run.rt.db, now=now + dt.timedelta(days=7)) is None
 

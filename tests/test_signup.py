@@ -178,16 +178,25 @@ def test_the_answer_never_says_whether_the_address_was_known(
     assert max(timings.values()) - statistics.median(timings.values()) < 0.25, timings
     assert len(_mail_to(run, "new@example.org")) == 1
     assert len(_mail_to(run, "pend@example.org")) == 1  # a new link for who never confirmed
+    # Who unsubscribed or was erased is asked whether they want to come back.
+    assert len(_mail_to(run, "gone@example.org")) == 1
+    assert len(_mail_to(run, "forgot@example.org")) == 1
     time.sleep(1)  # let any wrongly queued confirmation arrive
     sent_to = {s.recipient for s in run.transport.outbox}
-    assert sent_to == {"new@example.org", "pend@example.org"}
+    assert sent_to == {
+        "new@example.org",
+        "pend@example.org",
+        "gone@example.org",
+        "forgot@example.org",
+    }
     sam = _person(run, "sub@example.org")
     assert sam is not None and (sam.name, sam.locale) == ("Subscribed Sam", "nl")  # untouched
     assert _person(run, "pend@example.org").name == "Mallory"  # type: ignore[union-attr]
     assert before["pend@example.org"] is not None
     assert _person(run, "gone@example.org").status == "unsubscribed"  # type: ignore[union-attr]
     assert _person(run, "bounce@example.org").status == "bounced"  # type: ignore[union-attr]
-    assert _person(run, "forgot@example.org") is None  # erased people are not recreated
+    # An erased address is a new pending person, suppressed until they confirm.
+    assert _person(run, "forgot@example.org").status == "pending"  # type: ignore[union-attr]
 
 
 def test_a_post_without_our_token_subscribes_nobody_and_asks_again(

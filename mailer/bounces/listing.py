@@ -9,7 +9,14 @@ from sqlalchemy.orm import Session
 
 from mailer.store.models import BounceEvent, Delivery, InboundReport, Subscriber
 
-__all__ = ["COUNTED", "bounce_counts", "describe_event", "events_for", "list_events"]
+__all__ = [
+    "COUNTED",
+    "bounce_counts",
+    "bounce_counts_by",
+    "describe_event",
+    "events_for",
+    "list_events",
+]
 
 # The counts `campaigns status` adds, per locale and in total.
 COUNTED = ("bounced", "complained", "soft_bounced", "refused")
@@ -72,6 +79,16 @@ def events_for(
 def bounce_counts(session: Session, campaign_id: int) -> dict[str, dict[str, int]]:
     """People per locale whose mail of this campaign bounced (hard, or soft bounces that
     added up), who complained, who soft-bounced, and whose mail was refused by policy."""
+    return {
+        key[0]: counts
+        for key, counts in bounce_counts_by(session, campaign_id, Delivery.locale).items()
+    }
+
+
+def bounce_counts_by(
+    session: Session, campaign_id: int, *keys: Any
+) -> dict[tuple[str, ...], dict[str, int]]:
+    """`bounce_counts` grouped by the given columns (of deliveries or subscribers)."""
     category = case(
         (or_(BounceEvent.kind == "hard", BounceEvent.effect == "bounced"), "bounced"),
         (BounceEvent.kind == "complaint", "complained"),
@@ -80,17 +97,19 @@ def bounce_counts(session: Session, campaign_id: int) -> dict[str, dict[str, int
         else_="",
     )
     rows = session.execute(
-        select(Delivery.locale, category, func.count(distinct(BounceEvent.subscriber_id)))
+        select(*keys, category, func.count(distinct(BounceEvent.subscriber_id)))
         .join(
             Delivery,
             (Delivery.campaign_id == BounceEvent.campaign_id)
             & (Delivery.subscriber_id == BounceEvent.subscriber_id),
         )
+        .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
         .where(BounceEvent.campaign_id == campaign_id, BounceEvent.effect != "unverified")
-        .group_by(Delivery.locale, category)
+        .group_by(*keys, category)
     ).all()
-    counts: dict[str, dict[str, int]] = {}
-    for locale, name, count in rows:
+    counts: dict[tuple[str, ...], dict[str, int]] = {}
+    for *values, name, count in rows:
         if name:
-            counts.setdefault(locale or "", dict.fromkeys(COUNTED, 0))[name] += count
+            key = tuple(v or "" for v in values)
+            counts.setdefault(key, dict.fromkeys(COUNTED, 0))[name] += count
     return counts

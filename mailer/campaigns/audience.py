@@ -10,7 +10,9 @@ from mailer.statements.model import Statement
 from mailer.subscribers.segment_parse import Contains, Empty, Flag, Node, Or
 
 __all__ = [
+    "ALREADY",
     "DIGEST",
+    "NO_EMAIL",
     "Decision",
     "choose_version",
     "decide",
@@ -84,6 +86,11 @@ def audience_reason(status: str, *, suppressed: bool, in_segment: bool) -> str |
     return None
 
 
+# The reasons of the person's own choices, which no segment overrides.
+NO_EMAIL = "no emails for now"
+ALREADY = "already received"
+
+
 def decide(
     *,
     status: str,
@@ -96,11 +103,21 @@ def decide(
     org: OrgProfile,
     routed: bool,
     wait: bool = False,
+    alert_pref: str = "alerts",
+    received: bool = False,
 ) -> Decision:
-    """Send, hold (wait for a translation), or skip with the first reason that applies."""
+    """Send, hold (wait for a translation), or skip with the first reason that applies.
+
+    A person's own "no emails for now" wins over any segment; one who already received a
+    campaign of the group is skipped unless the campaign is sent `--again` (`received`
+    is then False)."""
     version = choose_version(locale, versions, org)
     email_lang = email_locale(locale, version)
     reason = audience_reason(status, suppressed=suppressed, in_segment=in_segment)
+    if reason is None and alert_pref == "none":
+        reason = NO_EMAIL
+    elif reason is None and received:
+        reason = ALREADY
     if reason is None and routed:
         if not wants_alerts:
             reason = "alerts off"

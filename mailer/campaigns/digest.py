@@ -11,9 +11,9 @@ from mailer.campaigns.audience import DIGEST
 from mailer.ledger import campaigns
 from mailer.org import OrgProfile
 from mailer.store.db import Database
-from mailer.store.models import Meta, StatementRow, utcnow
+from mailer.store.models import Campaign, Meta, StatementRow, utcnow
 
-__all__ = ["create_digest", "digest_due", "last_digest"]
+__all__ = ["create_digest", "digest_due", "digest_period", "last_digest"]
 
 _LAST = "digest_last_run"
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -71,6 +71,18 @@ def create_digest(db: Database, *, now: dt.datetime | None = None) -> int | None
             statement_id=rows[0][1],
             translation_key=f"{DIGEST}-{moment:%Y-%m-%d-%H%M}",
             items=keys,
+            period_start=since,
+            period_end=moment,
             note=f"statements published {since:%Y-%m-%d %H:%M} to {moment:%Y-%m-%d %H:%M} UTC",
         )
         return campaign.id
+
+
+def digest_period(campaign: Campaign, timezone: str) -> tuple[dt.date, dt.date]:
+    """The days a digest covers, in the organisation's time zone: the period stored on the
+    campaign (the last digest to this one, however long ago), else (a digest made before
+    the period was stored) the seven days before it."""
+    end = campaign.period_end or campaign.created_at
+    start = campaign.period_start or end - dt.timedelta(days=7)
+    zone = ZoneInfo(timezone)
+    return start.astimezone(zone).date(), end.astimezone(zone).date()

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from mailer.campaigns.audience import Decision, decide, digest_decision, routing_conditions
+from mailer.campaigns.digest_items import digest_items, selection_id
 from mailer.campaigns.languages import check_announcement, check_group
 from mailer.campaigns.missing import wait_seconds
 from mailer.errors import CampaignError, NotFound
@@ -50,9 +51,11 @@ def create_campaign(
     kind: str = "manual",
     segment: str | None = None,
     missing: str = "fallback",
+    again: bool = False,
 ) -> Campaign:
     """A new campaign in state 'planning' for the statement's translation group; refused
-    (CampaignError) when no version of the group is in a language that can be sent."""
+    (CampaignError) when no version of the group is in a language that can be sent. With
+    `again`, people who already received the group get it too."""
     statement = load(session, statement_id)
     refusal = check_announcement(session, statement.translation_key, org).refusal()
     if refusal is not None:
@@ -64,6 +67,7 @@ def create_campaign(
         translation_key=statement.translation_key,
         segment=segment,
         missing=missing,
+        again=again,
     )
 
 
@@ -116,6 +120,7 @@ def audience(
         versions = check.sendable(versions)
     if digest:
         wants: Node = Flag("digest", 0)  # alerts or weekly digest: both get the digest
+        # Topics are matched item by item (DigestItems.choose), not for the whole digest.
         matches: Node = Or((Empty("topics", False, 0), Empty("topics", True, 0)))
     else:
         wants, matches = routing_conditions(versions)
@@ -137,10 +142,26 @@ def audience(
         if cap
         else literal(0)
     )
+    # Who already received a campaign of this group (by default they do not get it twice).
+    received = (
+        exists()
+        .where(
+            Delivery.subscriber_id == Subscriber.id,
+            Delivery.status == S.SENT,
+            Delivery.campaign_id == Campaign.id,
+            Campaign.translation_key == campaign.translation_key,
+            Campaign.id != campaign.id,
+        )
+        .correlate(Subscriber)
+        if not digest and not campaign.again and _group_sent_before(session, campaign)
+        else literal(False)
+    )
     columns = (
         Subscriber.id,
         Subscriber.status,
         Subscriber.locale,
+        Subscriber.alert_pref,
+        _flag(received, "received"),
         exists().where(Suppression.email_hash == Subscriber.email_hash).label("suppressed"),
         _flag(segment, "in_segment"),
         _flag(compile_segment(wants), "wants"),
@@ -148,6 +169,7 @@ def audience(
         recent.label("recent"),
     )
     wait = wait_seconds(campaign.missing) is not None
+    items = digest_items(session, campaign) if digest else None
     last_id = after
     while True:
         # Keyset pagination: constant cost per page, whatever the table size.
@@ -157,7 +179,22 @@ def audience(
         if not page:
             return
         decisions = []
-        for sub_id, status, locale, suppressed, in_segment, wanted, topic_match, count in page:
+        ids = [int(row[0]) for row in page]
+        got_items = items.received(session, ids) if items else {}
+        topics = items.topics_of(session, ids) if items else {}
+        for row in page:
+            (
+                sub_id,
+                status,
+                locale,
+                pref,
+                got,
+                suppressed,
+                in_segment,
+                wanted,
+                topic_match,
+                count,
+            ) = row
             if digest:
                 decision = digest_decision(
                     status=status,
@@ -167,6 +204,17 @@ def audience(
                     locale=locale,
                     org=org,
                 )
+                if decision.send and items is not None:
+                    # Each person's own selection: their topics, minus what they received.
+                    chosen, why = items.choose(
+                        topics.get(int(sub_id), []), got_items.get(int(sub_id), set())
+                    )
+                    decision = replace(
+                        decision,
+                        send=why is None,
+                        reason=why,
+                        statement_id=selection_id(chosen, len(items.keys)),
+                    )
             else:
                 decision = decide(
                     status=status,
@@ -179,6 +227,8 @@ def audience(
                     org=org,
                     routed=routed,
                     wait=wait,
+                    alert_pref=pref,
+                    received=bool(got),
                 )
                 if cap and decision.send and int(count) >= cap:
                     decision = replace(decision, send=False, reason="frequency cap")
@@ -264,6 +314,17 @@ def _plan_page(
         hold_until=moment + dt.timedelta(seconds=hold) if hold else None,
         moment=moment,
     )
+
+
+def _group_sent_before(session: Session, campaign: Campaign) -> bool:
+    """Whether another campaign of the group exists: the first one of a group (most) needs no
+    per-person look at the ledger."""
+    other = session.scalar(
+        select(Campaign.id)
+        .where(Campaign.translation_key == campaign.translation_key, Campaign.id != campaign.id)
+        .limit(1)
+    )
+    return other is not None
 
 
 def _flag(condition: ColumnElement[bool], name: str) -> Any:

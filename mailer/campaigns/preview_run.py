@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import secrets
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 
-from mailer.campaigns.personal import campaign_outgoing, deliver
+from mailer.campaigns.languages import sendable_group
+from mailer.campaigns.personal import deliver, outgoing
 from mailer.campaigns.plan import audience
-from mailer.campaigns.run import template_for
+from mailer.compose import Recipient, build_template
 from mailer.errors import PermanentFailure, TemporaryFailure
 from mailer.ledger import CampaignState
+from mailer.render.variant import render_email
 from mailer.runtime import Runtime
 from mailer.statements.repository import load
 from mailer.store.models import Campaign, Subscriber, utcnow
@@ -52,7 +56,7 @@ class DryRun:
 
 
 def _transient(
-    rt: Runtime, statement_id: str, segment: str | None, missing: str | None
+    rt: Runtime, statement_id: str, segment: str | None, missing: str | None, again: bool
 ) -> Campaign:
     with rt.db.session() as session:
         statement = load(session, statement_id)
@@ -63,6 +67,7 @@ def _transient(
         translation_key=statement.translation_key,
         segment=segment,
         missing=missing or rt.org.missing,
+        again=again,
         state=CampaignState.PLANNING,
         items=[],
         created_at=utcnow(),
@@ -75,10 +80,11 @@ def dry_run(
     *,
     segment: str | None = None,
     missing: str | None = None,
+    again: bool = False,
     now: dt.datetime | None = None,
 ) -> DryRun:
     """What `mailer send` would do now, writing nothing."""
-    campaign = _transient(rt, statement_id, segment, missing)
+    campaign = _transient(rt, statement_id, segment, missing, again)
     result = DryRun()
     with rt.db.session() as session:
         for page in audience(session, campaign, rt.org, now=now or utcnow()):
@@ -109,20 +115,37 @@ def dry_run(
 def send_test(
     rt: Runtime, statement_id: str, address: str, *, segment: str | None = None
 ) -> list[str]:
-    """Send every variant the campaign would use (each statement version in each locale) to one
-    address, outside any campaign; returns the variants sent as 'locale/version'."""
+    """Send every variant of the group to one address, outside any campaign: each version in
+    its own language, and each (locale, version) the audience would get (a fallback, a
+    regional locale). Each is marked as a test ("[TEST]" subject, a banner) and its links
+    lead to the public site, not to anybody's unsubscribe or preference page. Returns the
+    variants sent as 'locale/version'."""
     plan = dry_run(rt, statement_id, segment=segment)
-    variants = sorted(plan.sending)
-    if not variants:
-        with rt.db.session() as session:
-            statement = load(session, statement_id)
-        variants = [(statement.lang, statement.id)]
+    with rt.db.session() as session:
+        statement = load(session, statement_id)
+        versions = {v.id: v for v in sendable_group(session, statement.translation_key, rt.org)}
+    variants = sorted({(v.lang, v.id) for v in versions.values()} | set(plan.sending))
     messages = []
     for key, (locale, version) in enumerate(variants):
-        template = template_for(rt, 0, version, locale)
+        variant = render_email("alert", versions[version], locale=locale, org=rt.org, test=True)
+        template = build_template(
+            variant,
+            sender_name=rt.org.sender_name(locale),
+            sender_address=rt.org.from_address,
+            envelope_from=rt.org.envelope_from,
+            list_name=rt.org.name,
+            list_id=rt.org.list_id,
+            campaign_id=0,
+        )
         messages.append(
-            campaign_outgoing(
-                rt, template, key=key, campaign_id=0, subscriber_id=0, email=address, name=""
+            outgoing(
+                rt,
+                template,
+                key=key,
+                campaign_id=0,
+                subscriber_id=0,
+                email=address,
+                recipient=functools.partial(_test_recipient, rt, address),
             )
         )
     replies = deliver(rt, messages)
@@ -139,3 +162,17 @@ def send_test(
             )
         sent.append(f"{locale}/{version}")
     return sent
+
+
+def _test_recipient(rt: Runtime, address: str) -> Recipient:
+    """A test send's links: the public site, marked; no token of anybody, campaign 0 included."""
+    nowhere = f"{rt.org.website.rstrip('/')}/#test-email"
+    return Recipient(
+        email=address,
+        name="",
+        message_id=f"<test.{secrets.token_hex(12)}@{rt.org.list_id}>",
+        unsubscribe_url=nowhere,
+        unsubscribe_mailto=f"mailto:{rt.org.mailto_unsubscribe}?subject=test%20email",
+        preferences_url=nowhere,
+        view_url=nowhere,
+    )

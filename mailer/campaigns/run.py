@@ -14,6 +14,8 @@ from sqlalchemy import select
 
 from mailer.campaigns.audience import DIGEST, choose_version
 from mailer.campaigns.control import check_error_rate
+from mailer.campaigns.digest import digest_period
+from mailer.campaigns.digest_items import items_of
 from mailer.campaigns.languages import sendable_group
 from mailer.campaigns.links import make_message_id
 from mailer.campaigns.personal import campaign_outgoing
@@ -48,16 +50,15 @@ def template_for(rt: Runtime, campaign_id: int, statement_id: str, locale: str) 
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     with rt.db.session() as session:
-        if statement_id == DIGEST:
+        if statement_id.split(":", 1)[0] == DIGEST:
             campaign = session.get(Campaign, campaign_id)
             if campaign is None:
                 raise NotFound("campaign", campaign_id)
-            groups = [sendable_group(session, key, rt.org) for key in campaign.items]
+            keys = [campaign.items[i] for i in items_of(statement_id, len(campaign.items))]
+            groups = [sendable_group(session, key, rt.org) for key in keys]
             items = [choose_version(locale, group, rt.org) for group in groups if group]
-            since = (campaign.created_at - dt.timedelta(days=7)).date()
-            variant = render_digest(
-                items, locale=locale, org=rt.org, since=since, until=campaign.created_at.date()
-            )
+            since, until = digest_period(campaign, rt.org.timezone)
+            variant = render_digest(items, locale=locale, org=rt.org, since=since, until=until)
         else:
             variant = render_email("alert", load(session, statement_id), locale=locale, org=rt.org)
     template = build_template(

@@ -7,10 +7,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mailer.bounces.listing import COUNTED, bounce_counts
+from mailer.bounces.listing import COUNTED, bounce_counts, bounce_counts_by
 from mailer.errors import NotFound
 from mailer.ledger import CampaignState, DeliveryState
-from mailer.store.models import Campaign, Delivery
+from mailer.store.models import Campaign, Delivery, Subscriber
 
 __all__ = ["STATES", "campaign_status", "campaign_summary"]
 
@@ -26,6 +26,8 @@ def campaign_summary(campaign: Campaign) -> dict[str, Any]:
         "kind": campaign.kind,
         "statement": campaign.statement_id,
         "translation_key": campaign.translation_key,
+        # What tables call it: the group, never whichever version was named or sorts first.
+        "label": campaign.translation_key,
         # CONTRACT.md knows no "planning": a campaign not started yet is reported as scheduled.
         "state": CampaignState.SCHEDULED.value
         if campaign.state == CampaignState.PLANNING
@@ -94,4 +96,45 @@ def campaign_status(session: Session, campaign_id: int) -> dict[str, Any]:
         "held": held,
         "skipped_reasons": skipped_reasons,
         "by_locale": dict(sorted(by_locale.items())),
+        "by_language": by_language(session, campaign_id),
     }
+
+
+def by_language(session: Session, campaign_id: int) -> list[dict[str, Any]]:
+    """Counts per subscriber language and version sent: a fallback shows (an nl subscriber who
+    got the French version is under nl, version fr)."""
+    language = Subscriber.locale
+    rows = session.execute(
+        select(language, Delivery.version_lang, Delivery.status, Delivery.reason, func.count())
+        .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(Delivery.campaign_id == campaign_id)
+        .group_by(language, Delivery.version_lang, Delivery.status, Delivery.reason)
+    ).all()
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for locale, version, status, reason, count in rows:
+        key = DeliveryState.PENDING.value if status in _NOT_YET else str(status)
+        # A skipped row's version is the one it would have had: shown as none.
+        shown = "" if status == DeliveryState.SKIPPED else (version or "")
+        entry = groups.setdefault(
+            (locale or "", shown),
+            {
+                "language": locale or "",
+                "version": shown,
+                "total": 0,
+                **dict.fromkeys(_COUNTED, 0),
+                "skipped_reasons": {},
+            },
+        )
+        entry["total"] += count
+        if key in _COUNTED:
+            entry[key] += count
+        if status == DeliveryState.SKIPPED:
+            label = reason or "skipped"
+            entry["skipped_reasons"][label] = entry["skipped_reasons"].get(label, 0) + count
+    reported = bounce_counts_by(session, campaign_id, language, Delivery.version_lang)
+    for (locale, version), entry in groups.items():
+        if version:
+            entry.update(reported.get((locale, version), dict.fromkeys(COUNTED, 0)))
+        else:
+            entry.update(dict.fromkeys(COUNTED, 0))
+    return [groups[key] for key in sorted(groups)]

@@ -1,16 +1,18 @@
-"""The beat's minute: due scheduled campaigns, the digest when due, new entries of the sources."""
+"""The beat's minute: due scheduled campaigns, held rows whose wait is over, the digest when due,
+new entries of the sources."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.orm import Session
 
 from mailer.campaigns.digest import create_digest, digest_due, last_digest
+from mailer.campaigns.missing import release_held
 from mailer.campaigns.publish import publish
-from mailer.campaigns.schedule import start_due
+from mailer.campaigns.schedule import start_or_miss
 from mailer.org import OrgProfile, Source
 from mailer.statements.model import Statement
 from mailer.statements.repository import content_hash, save
@@ -18,7 +20,7 @@ from mailer.statements.sources import FeedEntry, read_directory, read_feed_entri
 from mailer.store.db import Database
 from mailer.store.models import StatementRow, utcnow
 
-__all__ = ["poll_sources", "tick"]
+__all__ = ["Ticked", "poll_sources", "tick", "tick_report"]
 
 log = logging.getLogger("mailer.tick")
 
@@ -82,18 +84,53 @@ def _store(session: Session, source: Source, entry: FeedEntry) -> tuple[Statemen
     return statement, save(session, statement)
 
 
+@dataclass
+class Ticked:
+    """What one tick did: the campaigns to dispatch, and one line per thing done, to print."""
+
+    campaigns: list[int] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+
 def tick(db: Database, org: OrgProfile, *, now: dt.datetime | None = None) -> list[int]:
     """Everything time starts; returns the campaigns to dispatch. The clock is injectable."""
+    return tick_report(db, org, now=now).campaigns
+
+
+def tick_report(db: Database, org: OrgProfile, *, now: dt.datetime | None = None) -> Ticked:
+    """`tick`, saying what it did. Each step's failure is logged and the steps after it run:
+    the campaigns started before it are returned whatever fails later (dropping them would
+    leave them planning with nobody to dispatch them)."""
     moment = now or utcnow()
-    campaigns = start_due(db, org, now=moment)
-    if digest_due(org, last=last_digest(db), now=moment):
-        digest = create_digest(db, now=moment)
-        if digest is not None:
-            campaigns.append(digest)
+    done = Ticked()
+    due = start_or_miss(db, org, now=moment)
+    done.campaigns.extend(due.started)
+    done.lines.extend(f"campaign {cid}: due, started" for cid in due.started)
+    done.lines.extend(f"campaign {cid}: {note}" for cid, note in due.missed)
     try:
-        campaigns.extend(poll_sources(db, org))
+        # Held rows whose wait is over get their fallback now (a beat, or cron on `tick`).
+        released = release_held(db, org, now=moment)
     except Exception as exc:
-        # The campaigns started above are returned whatever the sources do: dropping them
-        # here would leave them planning with nobody to dispatch them.
+        log.error("held rows: %s: %s (due campaigns go out all the same)", type(exc).__name__, exc)
+        released = []
+    for cid in released:
+        if cid not in done.campaigns:
+            done.campaigns.append(cid)
+        done.lines.append(f"campaign {cid}: held rows released (their wait is over)")
+    try:
+        if digest_due(org, last=last_digest(db), now=moment):
+            digest = create_digest(db, now=moment)
+            if digest is not None:
+                done.campaigns.append(digest)
+                done.lines.append(f"digest campaign {digest}: created")
+    except Exception as exc:
+        log.error("digest: %s: %s (due campaigns go out all the same)", type(exc).__name__, exc)
+        done.lines.append(f"digest failed: {type(exc).__name__}: {str(exc)[:200]}")
+    try:
+        found = poll_sources(db, org)
+    except Exception as exc:
         log.error("sources: %s: %s (due campaigns go out all the same)", type(exc).__name__, exc)
-    return campaigns
+        found = []
+    done.campaigns.extend(found)
+    done.lines.extend(f"campaign {cid}: a new source entry announced" for cid in found)
+    return done

@@ -15,7 +15,7 @@ from mailer.campaigns.missing import parse_missing
 from mailer.campaigns.plan import create_campaign
 from mailer.campaigns.preview_run import DryRun, dry_run, send_test
 from mailer.campaigns.status import campaign_status, campaign_summary
-from mailer.cli.common import console, friendly, open_runtime, print_json
+from mailer.cli.common import console, data_table, friendly, open_runtime, print_json, print_table
 from mailer.cli.progress import follow, status_table
 from mailer.cli.publishing import run_campaign, warn_languages
 from mailer.errors import InputError
@@ -31,6 +31,12 @@ MissingOption = Annotated[
 ]
 SegmentOption = Annotated[
     str | None, typer.Option(help="Segment name or expression (overrides routing).")
+]
+AgainOption = Annotated[
+    bool,
+    typer.Option(
+        "--again", help="Send to people who already received this statement too (default: skip)."
+    ),
 ]
 
 app = typer.Typer(help="Create, send, follow and list campaigns.", no_args_is_help=True)
@@ -53,7 +59,7 @@ def status(
     if json:
         print_json(result)
     else:
-        console.print(status_table(result))
+        print_table(status_table(result))
 
 
 @app.command("list")
@@ -68,21 +74,25 @@ def list_(json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = Fa
     if json:
         print_json(rows)
         return
-    from rich.table import Table
-
-    table = Table()
-    for column in ("id", "kind", "statement", "state", "created", "send at"):
-        table.add_column(column)
+    table = data_table(
+        "id",
+        "kind",
+        "statement",
+        "state",
+        "created",
+        "send at",
+        keep=("id", "statement", "state", "created", "send at"),
+    )
     for row in rows:
         table.add_row(
             str(row["id"]),
             row["kind"],
-            row["statement"],
+            row["label"],
             row["state"],
             row["created_at"][:19],
             (row["send_at"] or "")[:19],
         )
-    console.print(table)
+    print_table(table)
 
 
 @app.command("create")
@@ -91,18 +101,25 @@ def create(
     statement: Annotated[str, typer.Option("--statement", help="Any statement of the group.")],
     segment: SegmentOption = None,
     missing: MissingOption = None,
+    again: AgainOption = False,
     at: Annotated[
         str | None,
         typer.Option("--at", help="ISO-8601 time to send (no zone: the organisation's time zone)."),
     ] = None,
+    now: Annotated[
+        bool,
+        typer.Option("--now", help="With an --at already past: schedule it for now instead."),
+    ] = False,
 ) -> None:
     """Create a campaign for a statement's group; prints its id.
 
-    With --at it waits for the beat to start it at that time; otherwise send it with
-    `campaigns send ID`.
+    With --at it waits for the beat (or `mailer tick`) to start it at that time; a time
+    already past is refused unless --now. Otherwise send it with `campaigns send ID`.
     """
     rt = open_runtime()
     send_at = parse_when(at, rt.org.timezone) if at else None
+    if send_at is not None:
+        send_at = not_past(send_at, at or "", rt.org.timezone, now=now)
     with rt.db.session() as session:
         expression = resolve_segment(session, segment) if segment else None
         campaign = create_campaign(
@@ -112,6 +129,7 @@ def create(
             kind="manual",
             segment=expression,
             missing=parse_missing(missing) if missing else rt.org.missing,
+            again=again,
         )
         warn_languages(session, campaign.translation_key, rt)
         if send_at is not None:
@@ -143,27 +161,34 @@ def send_statement(
     ] = False,
     test_to: Annotated[
         str | None,
-        typer.Option("--test-to", help="Send every locale variant to this address only."),
+        typer.Option(
+            "--test-to",
+            help="Send every locale variant of the group to this address only, marked [TEST], "
+            "its links to the public site (no working unsubscribe link).",
+        ),
     ] = None,
     json: Annotated[bool, typer.Option("--json", help="With --dry-run: print JSON.")] = False,
     wait: Annotated[
         bool, typer.Option("--wait", help="Follow it until done (always, with memory://).")
     ] = False,
+    again: AgainOption = False,
 ) -> None:
     """Send a statement's group now, each subscriber in their language.
 
-    Without --segment it is routed like an alert (alerts on, a topic in common).
+    Without --segment it is routed like an alert (alerts on, a topic in common). People who
+    already received a campaign of the group are skipped unless --again; people who chose
+    no emails for now are skipped whatever the segment.
     """
     rt = open_runtime()
     with rt.db.session() as session:
         expression = resolve_segment(session, segment) if segment else None
     policy = parse_missing(missing) if missing else rt.org.missing
     if dry_run_:
-        result = dry_run(rt, statement_id, segment=expression, missing=policy)
+        result = dry_run(rt, statement_id, segment=expression, missing=policy, again=again)
         if json:
             print_json(result.as_json())
         else:
-            console.print(dry_run_table(result))
+            print_table(dry_run_table(result))
         return
     if test_to:
         address = normalise_email(test_to)
@@ -178,6 +203,7 @@ def send_statement(
             kind="manual",
             segment=expression,
             missing=policy,
+            again=again,
         )
         warn_languages(session, campaign.translation_key, rt)
     console.print(f"campaign {campaign.id}", markup=False)
@@ -186,9 +212,14 @@ def send_statement(
 
 def dry_run_table(result: DryRun) -> Table:
     """Per locale and version: how many, and a few of them; then why others are skipped."""
-    table = Table(title=f"would send {sum(result.sending.values())} email(s); nothing was sent")
-    for column in ("locale", "version", "recipients", "for example"):
-        table.add_column(column)
+    table = data_table(
+        "locale",
+        "version",
+        "recipients",
+        "for example",
+        keep=("locale", "version"),
+        title=f"would send {sum(result.sending.values())} email(s); nothing was sent",
+    )
     for (locale, version), count in sorted(result.sending.items()):
         table.add_row(locale, version, str(count), ", ".join(result.samples.get(locale, [])))
     if result.held:
@@ -209,6 +240,22 @@ def parse_when(text: str, timezone: str) -> dt.datetime:
     if when.tzinfo is None:
         when = when.replace(tzinfo=ZoneInfo(timezone))
     return when.astimezone(dt.UTC)
+
+
+def not_past(send_at: dt.datetime, text: str, timezone: str, *, now: bool) -> dt.datetime:
+    """A send time that is not already past: a past one is refused (InputError naming the time
+    in the organisation's zone), or with `now` moved to the present."""
+    moment = dt.datetime.now(dt.UTC)
+    if send_at > moment:
+        return send_at
+    if now:
+        return moment
+    local = send_at.astimezone(ZoneInfo(timezone))
+    raise InputError(
+        f"{text.strip()} is {local:%Y-%m-%d %H:%M} in {timezone} (the organisation's time zone), "
+        "already past: give a later time, or add --now to send it now",
+        field="--at",
+    )
 
 
 def _control(campaign_id: int, action: str) -> None:

@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mailer.campaigns.status import campaign_status
-from mailer.cli.common import console
+from mailer.cli.common import console, data_table
 from mailer.ledger.states import ACTIVE, CampaignState
 from mailer.runtime import Runtime
 
@@ -70,19 +70,28 @@ def follow(rt: Runtime, campaign_id: int, *, live: bool = True) -> dict[str, Any
 
 
 def status_table(status: dict[str, Any]) -> Table:
-    """Per-locale recipients, sent, failed, pending, skipped and why, bounced, complained."""
-    table = Table(
-        title=f"campaign {status['id']} · {status['statement']} · {status['state']}",
-        # Why it is paused or missed: an operator, the error brake, a relay refusing us.
-        caption=status.get("reason") or None,
+    """Per subscriber language and version sent: recipients, sent, failed, pending, skipped and
+    why, bounced, complained (print it with `print_table`: ids and keys are never cut)."""
+    columns = ("language", "version", "recipients", "sent", "failed", "pending", "skipped")
+    table = data_table(
+        *columns,
+        "why skipped",
+        "bounced",
+        "complained",
+        keep=("language", "version"),
+        title=f"campaign {status['id']} · {status.get('label') or status['statement']} · "
+        f"{status['state']}",
     )
-    columns = ("locale", "recipients", "sent", "failed", "pending", "skipped", "why skipped")
-    for column in (*columns, "bounced", "complained"):
-        table.add_column(column, justify="left" if column in {"locale", "why skipped"} else "right")
-    for locale, counts in status["by_locale"].items():
+    # Why it is paused or missed: an operator, the error brake, a relay refusing us.
+    table.caption = status.get("reason") or None
+    for column in table.columns:
+        if column.header not in ("language", "version", "why skipped"):
+            column.justify = "right"
+    for counts in status.get("by_language", []):
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(counts["skipped_reasons"].items()))
         table.add_row(
-            locale or "-",
+            counts["language"] or "-",
+            counts["version"] or "-",
             str(counts["total"]),
             str(counts["sent"]),
             str(counts["failed"]),
@@ -97,6 +106,7 @@ def status_table(status: dict[str, Any]) -> Table:
         reasons = ", ".join(filter(None, [reasons, f"{status['held']} held for a translation"]))
     table.add_row(
         "all",
+        "",
         str(status["total"]),
         str(status["sent"]),
         str(status["failed"]),

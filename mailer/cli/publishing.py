@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from mailer.campaigns.languages import check_announcement
 from mailer.campaigns.missing import release_held
 from mailer.campaigns.publish import publish
-from mailer.cli.common import console, err, work_session
+from mailer.cli.common import console, err, print_table, work_session
 from mailer.cli.progress import follow, status_table
 from mailer.runtime import Runtime
 
@@ -51,7 +51,7 @@ def run_campaign(rt: Runtime, campaign_id: int, *, wait: bool) -> int:
         start_campaign.delay(campaign_id)
         if here or wait:
             status = follow(rt, campaign_id)
-            console.print(status_table(status))
+            print_table(status_table(status))
         else:
             console.print(
                 f"campaign {campaign_id} queued; follow it with `mailer campaigns status {campaign_id}`"

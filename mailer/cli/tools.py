@@ -144,18 +144,21 @@ def web(
 
 @friendly
 def tick() -> None:
-    """Do now what the beat does each minute: due scheduled campaigns, the digest, the sources.
+    """Do now what the beat does each minute: due scheduled campaigns, held rows whose wait is
+    over, the digest, the sources.
 
     Useful on the embedded default (no beat): run it from cron.
     """
-    from mailer.campaigns.tick import tick as run_tick
+    from mailer.campaigns.tick import tick_report
     from mailer.cli.publishing import run_campaign
 
     rt = open_runtime()
-    started = run_tick(rt.db, rt.org)
-    if not started:
+    done = tick_report(rt.db, rt.org)
+    for line in done.lines:
+        console.print(line, markup=False)
+    if not done.lines:
         console.print("nothing due", markup=False)
-    for campaign_id in started:
+    for campaign_id in done.campaigns:
         run_campaign(rt, campaign_id, wait=False)
 
 

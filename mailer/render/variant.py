@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 
 from jinja2 import TemplateError
@@ -53,6 +55,7 @@ def _render(
     locale: str,
     chain: tuple[str, ...],
     locale_dir: Path,
+    test: bool = False,
 ) -> RenderedEmail:
     require_catalog(locale, locale_dir)
     env = environment(chain, locale_dir=locale_dir)
@@ -66,6 +69,9 @@ def _render(
         text = env.get_template(f"email/{kind}/body.txt.j2").render(context)
     except TemplateError as exc:
         raise RenderError(f"template email/{kind} ({locale}): {exc}") from exc
+    if test:
+        banner = tr.gettext("Test email: no subscriber received it, and its links lead nowhere.")
+        subject, html, text = _marked_as_test(subject, html, text, banner)
     return RenderedEmail(
         kind=kind,
         locale=locale,
@@ -75,6 +81,26 @@ def _render(
         text=compile_template(text.strip() + "\n", html=False, slots=slots),
         greeting_named=tr.gettext("Dear %(name)s,") % {"name": "\x00"},
         greeting_plain=tr.gettext("Hello,"),
+    )
+
+
+_BODY = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
+
+
+def _marked_as_test(subject: str, html: str, text: str, banner: str) -> tuple[str, str, str]:
+    """A test send (`mailer send --test-to`): subject prefixed "[TEST]", a visible banner at
+    the top of the HTML and of the text."""
+    shown = escape(banner)
+    block = (
+        '<div style="background: #fff3b0; border: 2px dashed #1a1a1a; padding: 12px; '
+        f'margin: 0 0 12px 0; font-weight: bold; text-align: center;">[TEST] {shown}</div>'
+    )
+    found = _BODY.search(html)
+    at = found.end() if found else 0
+    return (
+        f"[TEST] {subject}",
+        html[:at] + block + html[at:],
+        f"[TEST] {banner}\n\n{text}",
     )
 
 
@@ -100,16 +126,18 @@ def render_email(
     locale: str,
     org: OrgProfile,
     locale_dir: Path = LOCALE_DIR,
+    test: bool = False,
     subscribe_url: str = "",
 ) -> RenderedEmail:
-    """Render the templates of `kind` for a statement version in a locale, and inline CSS once.
+    """Render the templates of `kind` for a statement version in a locale, and inline CSS once
+    (`test`: marked as a test send).
 
     With `subscribe_url` (the public archive) the footer invites to subscribe instead of
     carrying anyone's unsubscribe, preference and view links."""
     chain = chain_for(org, locale)
     context = email_context(statement, org=org, locale=locale, tr=translations(chain, locale_dir))
     context["subscribe_url"] = subscribe_url
-    return _render(kind, context, locale=locale, chain=chain, locale_dir=locale_dir)
+    return _render(kind, context, locale=locale, chain=chain, locale_dir=locale_dir, test=test)
 
 
 def render_confirmation(

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -142,6 +143,11 @@ class Campaign(Base):
     items: Mapped[list[Any]] = mapped_column(JSON, default=list)
     # "fallback" (send the fallback language now) or "wait:SECONDS" (hold for a translation).
     missing: Mapped[str] = mapped_column(String(32), default="fallback")
+    # True (`send --again`): people who already received a campaign of the group get it too.
+    again: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A digest's period: statements published after `period_start`, up to `period_end`.
+    period_start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    period_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     state: Mapped[str] = mapped_column(String(16), default="planning")
     note: Mapped[str | None] = mapped_column(Text)
     send_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

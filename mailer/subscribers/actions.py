@@ -43,6 +43,10 @@ _REASONS = {
     "no email wanted": "not sent: the person wants no email",
     "topic mismatch": "not sent: none of the person's topics is a topic of the statement",
     "forgotten": "not sent: the person was erased",
+    "no emails for now": "not sent: the person chose no emails for now (no segment overrides it)",
+    "already received": "not sent: the person already received it (another campaign of this "
+    "statement; in a digest, each of its statements); `mailer send ... --again` sends a "
+    "statement anyway",
 }
 
 

@@ -18,6 +18,8 @@ from mailer.org import chain_for
 from mailer.render.variant import render_confirmation
 from mailer.runtime import Runtime
 from mailer.store.models import Subscriber, utcnow
+from mailer.subscribers.signup import REOPT_IN, come_back
+from mailer.subscribers.suppression import is_suppressed
 from mailer.transport.classify import Blame, Outcome, judge
 
 __all__ = ["CONFIRM_MAX_AGE", "ConfirmResult", "confirm", "send_confirmations"]
@@ -64,14 +66,28 @@ def _locale_for(rt: Runtime, locale: str | None) -> str:
 
 
 def send_confirmations(rt: Runtime, subscriber_ids: list[int]) -> ConfirmResult:
-    """One confirmation email per still-pending subscriber."""
+    """One confirmation email per still-pending subscriber (or unsubscribed one who signed up
+    again)."""
     result = ConfirmResult()
     with rt.db.session() as session:
-        people = session.execute(
-            select(Subscriber.id, Subscriber.email, Subscriber.locale).where(
-                Subscriber.id.in_(subscriber_ids), Subscriber.status == "pending"
+        found = session.execute(
+            select(
+                Subscriber.id,
+                Subscriber.email,
+                Subscriber.locale,
+                Subscriber.status,
+                Subscriber.attributes,
+            ).where(
+                Subscriber.id.in_(subscriber_ids),
+                Subscriber.status.in_(("pending", "unsubscribed")),
             )
         ).all()
+    # An unsubscribed person only when they signed up again (their confirmation brings them back).
+    people = [
+        (sub_id, email, locale)
+        for sub_id, email, locale, status, attributes in found
+        if status == "pending" or REOPT_IN in (attributes or {})
+    ]
     messages = [
         outgoing(
             rt,
@@ -137,6 +153,11 @@ def confirm(rt: Runtime, token: str) -> Subscriber | None:
         row = session.get(Subscriber, subscriber_id)
         if row is None:
             return None
+        if row.status == "unsubscribed" or (
+            row.status == "pending" and is_suppressed(session, row.email_key)
+        ):
+            # Who left or was erased, and signed up again: only their confirmation lifts it.
+            return row if come_back(session, row) or row.status == "subscribed" else None
         if row.status == "pending":
             row.status = "subscribed"
             row.consent_at = utcnow()

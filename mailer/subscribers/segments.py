@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -36,6 +37,7 @@ __all__ = [
 ]
 
 _LISTED = 50  # names listed in an error message, at most
+_NAME = re.compile(r"[\w-]{1,100}")  # what `save_segment` accepts as a name
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,11 +128,32 @@ def _checked(session: Session, expression: str) -> Node:
 
 
 def resolve_segment(session: Session, name_or_expression: str) -> str:
-    """A saved segment's expression, or the text itself when no segment has that name."""
-    saved = session.get(Segment, name_or_expression.strip()[:100])
-    expression = saved.expression if saved else name_or_expression
-    _checked(session, expression)  # fail now, naming the column, not at send time
-    return expression
+    """A saved segment's expression, or the text itself when no segment has that name.
+
+    A single name that is no segment and no valid expression (`nosuchsegment`) is said to
+    be an unknown segment, not a parser error; a saved segment that no longer holds (an
+    attribute or campaign gone) stops with its name and reason."""
+    name = name_or_expression.strip()
+    saved = session.get(Segment, name[:100])
+    if saved is not None:
+        try:
+            _checked(session, saved.expression)
+        except InputError as exc:
+            raise SegmentError(
+                f"saved segment {name!r} ({saved.expression}) cannot be used: {exc.problem}"
+            ) from exc
+        return saved.expression
+    try:
+        _checked(session, name_or_expression)  # fail now, naming the column, not at send time
+    except SegmentError:
+        if _NAME.fullmatch(name):
+            names = list(session.scalars(select(Segment.name).order_by(Segment.name)))
+            known = f"saved segments: {_listing(names)}" if names else "no segment is saved"
+            raise SegmentError(
+                f"no saved segment named {name!r} ({known}; `mailer segments add NAME EXPR`)"
+            ) from None
+        raise
+    return name_or_expression
 
 
 def save_segment(session: Session, name: str, expression: str) -> bool:

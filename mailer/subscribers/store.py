@@ -130,14 +130,21 @@ def merge(
 
 
 def upsert(
-    session: Session, data: SubscriberData, *, consented: bool, source: str, method: str = "cli"
+    session: Session,
+    data: SubscriberData,
+    *,
+    consented: bool,
+    source: str,
+    method: str = "cli",
+    despite_suppression: bool = False,
 ) -> UpsertResult:
-    """Create or update one subscriber by address; a suppressed address cannot come back."""
+    """Create or update one subscriber by address; a suppressed address cannot come back
+    (`despite_suppression`: a signup, made pending and kept suppressed until confirmed)."""
     key = email_key(data.email)
     row = session.scalars(select(Subscriber).where(Subscriber.email_key == key)).one_or_none()
     now = utcnow()
     if row is None:
-        reason = is_suppressed(session, key)
+        reason = None if despite_suppression else is_suppressed(session, key)
         if reason:
             raise SubscriberRowError(
                 f"on the suppression list ({reason}): not added", field="email"

@@ -9,8 +9,9 @@
 - A honeypot field, per-IP and per-address limits, bounded fields and body.
 - The answer never says whether the address was known: every accepted POST gets the same
   page, with the same status, no sooner than `ANSWER_SECONDS` after it arrived, whether the
-  address is new, pending, subscribed, unsubscribed, bounced or erased (the last four are
-  never subscribed again this way, and get no email).
+  address is new, pending, subscribed, unsubscribed, bounced, complained or erased. Who
+  unsubscribed or was erased gets the confirmation email and comes back only by confirming;
+  who bounced or complained gets nothing.
 """
 
 from __future__ import annotations
