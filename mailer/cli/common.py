@@ -137,7 +137,9 @@ def print_json(value: Any) -> None:
 
 @contextmanager
 def work_session(rt: Runtime) -> Iterator[bool]:
-    """Configure Celery; with memory:// run a worker in this process while the block runs.
+    """Configure Celery; with memory://, a worker in this process does the work queued while
+    the block runs: started by the first task queued (none queued, none started), stopped when
+    the block ends.
 
     Yields True when the work happens here (so the caller must wait for it).
     """
