@@ -2,13 +2,14 @@
 
     .venv/bin/python bench/startup.py [--runs 5]
 
-In one run, the median of `--runs` wall times each: `python -c pass`, `python -c "import
-typer"`, `python -c "import sqlalchemy, typer"`, `mailer --help`, `mailer --version`,
-`mailer statements list` (an initialised temporary directory with the example statements),
-an embedded `mailer send ID --wait` to 3 subscribers (memory:// broker, the examples'
-profile, a Maildir outbox; a fresh directory per run, its set-up not timed), and the RSS of
-`mailer web` once it answers /healthz. Prints the figures, the ratios against the goals of
-issue 18, the load average, and last one line of JSON.
+In one run, round after round (each figure once per round, so that the load of this shared
+machine falls on all alike), the median of `--runs` wall times each: `python -c pass`,
+`python -c "import typer"`, `python -c "import sqlalchemy, typer"`, `mailer --help`,
+`mailer --version`, `mailer statements list` (an initialised temporary directory with the
+example statements), an embedded `mailer send ID --wait` to 3 subscribers (memory://
+broker, the examples' profile, a Maildir outbox; a fresh directory per run, its set-up not
+timed), and the RSS of `mailer web` once it answers /healthz. Prints the figures, the
+ratios against the goals of issue 18, the load average, and last one line of JSON.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,11 +40,12 @@ bert@example.org,Bert,nl,BE,surveillance,true
 carla@example.org,Carla,de,BE,NSO Group,true
 """
 
+SEND = "embedded send, 3 recipients"
 # (figure, what it is measured against, the most it may be, as a ratio or in MB)
 GOALS = (
     ("mailer --help", "import typer", 2.0),
     ("mailer statements list", "import sqlalchemy, typer", 1.5),
-    ("embedded send, 3 recipients", "mailer statements list", 2.0),
+    (SEND, "mailer statements list", 2.0),
 )
 WEB_RSS_GOAL_MB = 90.0
 
@@ -88,15 +90,8 @@ def timed(argv: Sequence[str], directory: Path, env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
-def median_of(runs: int, once: Callable[[], float]) -> float:
-    """The median of `runs` measurements."""
-    return statistics.median(once() for _ in range(runs))
-
-
-def send_once(base: Path, index: int) -> float:
-    """One embedded send of the seed statement's alert to three people, in a fresh directory."""
-    directory = base / f"send-{index}"
-    env = prepared(directory, subscribers=True)
+def send_once(directory: Path, env: dict[str, str]) -> float:
+    """One embedded send of the seed statement's alert to the three people of `directory`."""
     seconds = timed([MAILER, "send", STATEMENT, "--wait"], directory, env)
     sent = list((directory / "outbox" / "new").iterdir())
     if len(sent) != 3:
@@ -151,28 +146,32 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=5, help="Runs of each command (median).")
     args = parser.parse_args(argv)
     base = Path(tempfile.mkdtemp(prefix="mailer-startup-"))
+    commands = {
+        "python -c pass": [PYTHON, "-c", "pass"],
+        "import typer": [PYTHON, "-c", "import typer"],
+        "import sqlalchemy, typer": [PYTHON, "-c", "import sqlalchemy, typer"],
+        "mailer --help": [MAILER, "--help"],
+        "mailer --version": [MAILER, "--version"],
+        "mailer statements list": [MAILER, "statements", "list"],
+    }
+    samples: dict[str, list[float]] = {name: [] for name in [*commands, SEND]}
+    rss: list[float] = []
     try:
         home = base / "home"
         env = prepared(home, subscribers=False)
-        figures: dict[str, float] = {}
-        commands = {
-            "python -c pass": [PYTHON, "-c", "pass"],
-            "import typer": [PYTHON, "-c", "import typer"],
-            "import sqlalchemy, typer": [PYTHON, "-c", "import sqlalchemy, typer"],
-            "mailer --help": [MAILER, "--help"],
-            "mailer --version": [MAILER, "--version"],
-            "mailer statements list": [MAILER, "statements", "list"],
-        }
-        for name, command in commands.items():
-            run(command, home, env)  # warm the file cache and the bytecode
-            figures[name] = median_of(args.runs, lambda c=command: timed(c, home, env))
-        runs = iter(range(args.runs))
-        figures["embedded send, 3 recipients"] = median_of(
-            args.runs, lambda: send_once(base, next(runs))
-        )
-        web_mb = statistics.median(web_rss(home, env) for _ in range(args.runs))
+        # A fresh directory per send (the second send of a group skips who received it).
+        sends = [prepared(base / f"send-{i}", subscribers=True) for i in range(args.runs)]
+        for command in commands.values():
+            run(command, home, env)  # the file cache and the bytecode warm
+        for index in range(args.runs):
+            for name, command in commands.items():
+                samples[name].append(timed(command, home, env))
+            samples[SEND].append(send_once(base / f"send-{index}", sends[index]))
+            rss.append(web_rss(home, env))
     finally:
         shutil.rmtree(base, ignore_errors=True)
+    figures = {name: statistics.median(values) for name, values in samples.items()}
+    web_mb = statistics.median(rss)
 
     load = os.getloadavg()
     print(f"medians of {args.runs} runs; load average {load[0]:.2f} on {os.cpu_count()} cores")
