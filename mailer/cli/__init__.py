@@ -37,7 +37,7 @@ COMMANDS = {
     ),
     "web": Entry(
         "mailer.cli.serve:web",
-        "Serve the subscriber pages (unsubscribe, confirm, preferences, view online, signup,\n"
+        "Serve the subscriber pages (unsubscribe, confirm, preferences, view online, signup, "
         "archive, healthz).",
     ),
     "tick": Entry(
@@ -54,8 +54,8 @@ COMMANDS = {
     ),
     "inbound": Entry(
         "mailer.cli.bounces:inbound",
-        "Read one message on stdin (DSN, ARF report, auto-reply or mailto: unsubscribe) and\n"
-        "record it; prints what it did in one line. Exit 0 for anything understood or ignored,\n"
+        "Read one message on stdin (DSN, ARF report, auto-reply or mailto: unsubscribe) and "
+        "record it; prints what it did in one line. Exit 0 for anything understood or ignored, "
         "75 (try again later) when the database cannot be reached.",
     ),
     "demo": Entry(
@@ -93,6 +93,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Plain help (the commands' too: mailer/cli/lazy.py): rich's panels cost more to import
+    # than typer itself, before a line is printed.
+    rich_markup_mode=None,
 )
 
 

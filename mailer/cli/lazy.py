@@ -8,6 +8,7 @@ imports, load when the command is resolved to run (or to print its own help).
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,13 +20,13 @@ from typer.main import get_command, get_group
 if TYPE_CHECKING:
     from typer import _click as click
 
-__all__ = ["Entry", "LazyGroup", "load_command"]
+__all__ = ["Entry", "LazyGroup", "first_paragraph", "load_command"]
 
 
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One command of the table: `module:attribute` (a Typer app or a function) and its help
-    line, the first paragraph of the real command's help, as `--help` shows it."""
+    line, the first paragraph of the real command's help on one line, as `--help` shows it."""
 
     target: str
     help: str
@@ -42,7 +43,23 @@ def load_command(name: str, entry: Entry) -> click.Command:
         single.command(name)(value)
         command = get_command(single)
     command.name = name
+    _plain(command)
     return command
+
+
+def first_paragraph(help_text: str | None) -> str:
+    """A command's help line as a listing shows it: its help's first paragraph, on one line."""
+    return " ".join(inspect.cleandoc(help_text or "").split("\n\n")[0].split())
+
+
+def _plain(command: click.Command) -> None:
+    # Help and usage errors in click's plain text, like `mailer --help`: typer's rich panels
+    # import rich's Markdown, Syntax and Traceback renderers first (0.1 s, more than typer).
+    # A listing shows each command's whole first paragraph, not click's first 45 characters.
+    setattr(command, "rich_markup_mode", None)  # noqa: B010 (click's own commands lack it)
+    for sub in getattr(command, "commands", {}).values():
+        sub.short_help = sub.short_help or first_paragraph(sub.help)
+        _plain(sub)
 
 
 class _Commands(Mapping[str, "click.Command"]):
@@ -86,7 +103,7 @@ class LazyGroup(TyperGroup):
             return None
         if self._listing:
             # Only the name and the help line are read while the group's help is printed.
-            return TyperCommand(name=cmd_name, help=entry.help, callback=None)
+            return TyperCommand(name=cmd_name, help=entry.help, short_help=entry.help)
         return self.commands[cmd_name]
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
