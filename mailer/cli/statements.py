@@ -16,6 +16,7 @@ from mailer.cli.common import (
     err,
     friendly,
     open_runtime,
+    open_store,
     print_json,
     print_table,
     terminal_safe,
@@ -134,8 +135,7 @@ def _summary(row: StatementRow) -> dict[str, Any]:
 @friendly
 def list_(json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List statements, grouped by translation key."""
-    rt = open_runtime()
-    with rt.db.session() as session:
+    with open_store().session() as session:
         rows = [
             _summary(r)
             for r in session.scalars(
@@ -168,8 +168,7 @@ def show(
     """Show one statement: metadata, lead and body blocks."""
     from mailer.statements.repository import to_statement
 
-    rt = open_runtime()
-    with rt.db.session() as session:
+    with open_store().session() as session:
         row = session.get(StatementRow, statement_id)
         if row is None:
             from mailer.errors import NotFound
