@@ -1,8 +1,4 @@
-"""A Celery worker running in a thread of the current process, for the memory:// broker.
-
-It starts when the first task is queued in the block (a command that queues nothing starts
-none) and stops as soon as the block ends: its loop is woken instead of finishing a poll.
-"""
+"""A Celery worker in a thread of this process, for memory://: started by work, stopped at once."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-"""A command group that imports a command's module only when that command runs.
-
-`mailer --help` lists every command from a static table (name, where it lives, its one-line
-help); the module behind a command, and the database, queue and rendering libraries it
-imports, load when the command is resolved to run (or to print its own help).
-"""
+"""A command group that imports a command's module only when that command runs; help reads a table."""
 
 from __future__ import annotations
 
@@ -86,6 +81,10 @@ class _Commands(Mapping[str, "click.Command"]):
 
 class LazyGroup(TyperGroup):
     """The root group: help from `table`, a command's module imported when it is resolved."""
+
+    # `mailer --help` lists every command from the table (name, where it lives, help line);
+    # the module behind a command, and the database, queue and rendering libraries it
+    # imports, load when the command is resolved to run (or to print its own help).
 
     table: Mapping[str, Entry] = {}
 
