@@ -34,10 +34,14 @@ class WakeableTransport(memory.Transport):
         # One poll at a time (polling_interval, 0.05 s), looking at the stop flag between.
         step = self.polling_interval or 0.05
         while True:
+            if _stopping.is_set():
+                # What Celery's loop takes for "no message yet" (socket.timeout): it then
+                # sees its stop flag; its last cycle after that returns here at once too.
+                raise TimeoutError("the embedded worker is stopping")
             try:
                 return super().drain_events(connection, timeout=step)  # type: ignore[no-untyped-call]
-            except TimeoutError:  # socket.timeout, which kombu raises
-                if _stopping.is_set() or (deadline is not None and time.monotonic() >= deadline):
+            except TimeoutError:
+                if deadline is not None and time.monotonic() >= deadline:
                     raise
 
 
