@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
 from mailer.errors import ConfigError
 from mailer.secret import SecretKeyFileError, load_or_create, secret_key_problem
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["FIELDS", "Settings", "load_settings", "read_field"]
 
 PREFIX = "MAILER_"
 # A claimed row's lease, renewed by its batch's heartbeat every third of it: a dead worker's
@@ -27,104 +24,137 @@ SWEEP_SECONDS = 15.0
 SMTP_CONNECTIONS = 32
 
 
-class _Environment(BaseSettings):
-    """The raw variables, as pydantic-settings reads them."""
+def _number(
+    kind: type[int] | type[float],
+    least: float | None = None,
+    *,
+    above: bool = False,
+    most: float | None = None,
+) -> Callable[[str], Any]:
+    word = "a whole number" if kind is int else "a number"
 
-    model_config = SettingsConfigDict(
-        env_prefix=PREFIX, env_file=".env", extra="ignore", frozen=True
-    )
-
-    database_url: str = "sqlite:///mailer.db"
-    broker_url: str = "memory://"
-    transport_url: str = "maildir:./outbox"
-    public_url: str = "http://127.0.0.1:8000"
-    secret_key: str | None = None
-    rate_limit: float = Field(default=0.0, ge=0)
-    org_file: str | None = None
-    batch_size: int = Field(default=250, ge=1, le=10_000)
-    data_dir: str = ".mailer"
-    worker_concurrency: int = Field(default=0, ge=0)
-    log_level: str = "WARNING"
-    domain_rate_limit: float = Field(default=0.0, ge=0)
-    lease_seconds: int = Field(default=LEASE_SECONDS, ge=3)
-    sweep_seconds: float = Field(default=SWEEP_SECONDS, gt=0)
-    smtp_connections: int = Field(default=SMTP_CONNECTIONS, ge=1, le=500)
-    tick_seconds: float = Field(default=60.0, gt=0)
-    log_format: str = Field(default="text", pattern="^(text|json)$")
-    retry_deadline: int = Field(default=24 * 3600, ge=1)
-    error_threshold: float = Field(default=0.25, gt=0, le=1)
-    dkim_selector: str | None = None
-    dkim_domain: str | None = None
-    dkim_key_file: str | None = None
-    bounce_mailbox: str | None = None
-
-    @field_validator("bounce_mailbox")
-    @classmethod
-    def _bounce_mailbox(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        from mailer.bounces.mailbox import parse_mailbox_url
-
+    def parse(text: str) -> Any:
         try:
-            parse_mailbox_url(value)
-        except ConfigError as exc:
-            raise ValueError(exc.problem) from exc
+            value = kind(text)
+        except ValueError:
+            raise ValueError(f"must be {word}, not {text!r}") from None
+        # Written so that NaN, which compares false with everything, is refused too.
+        if least is not None and not (value > least if above else value >= least):
+            raise ValueError(f"must be {'more than' if above else 'at least'} {least:g}")
+        if most is not None and not value <= most:
+            raise ValueError(f"must be at most {most:g}")
         return value
 
-    @field_validator("secret_key")
-    @classmethod
-    def _secret(cls, value: str | None) -> str | None:
-        # Set but empty is refused too (`MAILER_SECRET_KEY=` in a .env): never a blank key.
-        problem = None if value is None else secret_key_problem(value)
-        if problem is not None:
-            raise ValueError(problem)
-        return value
-
-    @field_validator("broker_url")
-    @classmethod
-    def _broker(cls, value: str) -> str:
-        scheme = urlsplit(value).scheme
-        if scheme not in {"memory", "redis", "rediss"}:
-            raise ValueError("must start with memory://, redis:// or rediss://")
-        return value
-
-    @field_validator("public_url")
-    @classmethod
-    def _public(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in {"http", "https"} or not parts.netloc:
-            raise ValueError("must be an http:// or https:// URL")
-        return value.rstrip("/")
-
-    @field_validator("transport_url")
-    @classmethod
-    def _transport(cls, value: str) -> str:
-        scheme = value.split(":", 1)[0]
-        if scheme not in {"maildir", "smtp", "smtp+starttls", "smtps", "memory"}:
-            raise ValueError("must be maildir:PATH, smtp://, smtp+starttls:// or smtps://")
-        return value
-
-    @field_validator("database_url")
-    @classmethod
-    def _database(cls, value: str) -> str:
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
-
-        try:
-            make_url(value)
-        except ArgumentError as exc:
-            raise ValueError("is not a SQLAlchemy URL") from exc
-        return value
+    return parse
 
 
-class _Given(_Environment):
-    """The same variables, read only from the mapping given (tests, `mailer doctor`)."""
+def _text(text: str) -> str:
+    return text
 
-    @classmethod
-    def settings_customise_sources(
-        cls, settings_cls: Any, init_settings: Any, *args: Any, **kwargs: Any
-    ) -> tuple[Any, ...]:
-        return (init_settings,)
+
+def _bounce_mailbox(value: str) -> str | None:
+    if not value:
+        return None
+    from mailer.bounces.mailbox import parse_mailbox_url
+
+    try:
+        parse_mailbox_url(value)
+    except ConfigError as exc:
+        raise ValueError(exc.problem) from exc
+    return value
+
+
+def _secret(value: str) -> str:
+    # Set but empty is refused too (`MAILER_SECRET_KEY=` in a .env): never a blank key.
+    problem = secret_key_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _broker(value: str) -> str:
+    if urlsplit(value).scheme not in {"memory", "redis", "rediss"}:
+        raise ValueError("must start with memory://, redis:// or rediss://")
+    return value
+
+
+def _public(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError("must be an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+def _transport(value: str) -> str:
+    if value.split(":", 1)[0] not in {"maildir", "smtp", "smtp+starttls", "smtps", "memory"}:
+        raise ValueError("must be maildir:PATH, smtp://, smtp+starttls:// or smtps://")
+    return value
+
+
+def _database(value: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        make_url(value)
+    except ArgumentError as exc:
+        raise ValueError("is not a SQLAlchemy URL") from exc
+    return value
+
+
+def _log_format(value: str) -> str:
+    if value not in {"text", "json"}:
+        raise ValueError("must be text or json")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One variable (MAILER_ + its name in upper case): its default and how it is read."""
+
+    default: Any
+    parse: Callable[[str], Any] = _text
+
+
+# Every variable mailer reads, read by hand: pydantic-settings cost every command 0.1-0.2 s
+# of start-up (more than typer) to read two dozen strings.
+FIELDS: dict[str, Field] = {
+    "database_url": Field("sqlite:///mailer.db", _database),
+    "broker_url": Field("memory://", _broker),
+    "transport_url": Field("maildir:./outbox", _transport),
+    "public_url": Field("http://127.0.0.1:8000", _public),
+    "secret_key": Field(None, _secret),
+    "rate_limit": Field(0.0, _number(float, 0)),
+    "org_file": Field(None),
+    "batch_size": Field(250, _number(int, 1, most=10_000)),
+    "data_dir": Field(".mailer"),
+    "worker_concurrency": Field(0, _number(int, 0)),
+    "log_level": Field("WARNING"),
+    "domain_rate_limit": Field(0.0, _number(float, 0)),
+    "lease_seconds": Field(LEASE_SECONDS, _number(int, 3)),
+    "sweep_seconds": Field(SWEEP_SECONDS, _number(float, 0, above=True)),
+    "smtp_connections": Field(SMTP_CONNECTIONS, _number(int, 1, most=500)),
+    "tick_seconds": Field(60.0, _number(float, 0, above=True)),
+    "log_format": Field("text", _log_format),
+    "retry_deadline": Field(24 * 3600, _number(int, 1)),
+    "error_threshold": Field(0.25, _number(float, 0, above=True, most=1)),
+    "dkim_selector": Field(None),
+    "dkim_domain": Field(None),
+    "dkim_key_file": Field(None),
+    "bounce_mailbox": Field(None, _bounce_mailbox),
+}
+
+
+def read_field(name: str, text: str) -> Any:
+    """The value of one variable (its name without MAILER_, lower case) from its text; raise
+    ValueError saying what is wrong."""
+    return FIELDS[name].parse(text)
+
+
+class _Environment:
+    """The variables, by name (pydantic's `model_fields` spelling, which tools read)."""
+
+    model_fields = FIELDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,50 +190,66 @@ class Settings:
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Read, validate and freeze the settings; raise ConfigError naming the variable."""
-    env = dict(os.environ if environ is None else environ)
-    relevant: dict[str, Any] = {
-        k[len(PREFIX) :].lower(): v for k, v in env.items() if k.startswith(PREFIX)
-    }
-    try:
-        raw = _Given(**relevant) if environ is not None else _Environment()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = PREFIX + str(first["loc"][0]).upper() if first["loc"] else PREFIX
-        raise ConfigError(name, first["msg"].removeprefix("Value error, ")) from exc
-    data_dir = Path(raw.data_dir)
+    """Read, validate and freeze the settings; raise ConfigError naming the variable.
+
+    From `environ` alone when given (tests, `mailer doctor`); else from the environment over
+    the working directory's `.env` file. Names are read in any case; unknown ones ignored."""
+    given = _given(environ) if environ is not None else {**_dotenv(), **_given(os.environ)}
+    values: dict[str, Any] = {}
+    for name, field in FIELDS.items():
+        if name not in given:
+            values[name] = field.default
+            continue
+        try:
+            values[name] = field.parse(given[name])
+        except ValueError as exc:
+            raise ConfigError(PREFIX + name.upper(), str(exc)) from exc
+    data_dir = Path(values["data_dir"])
+    secret = values["secret_key"]
     return Settings(
-        database_url=raw.database_url,
-        broker_url=raw.broker_url,
-        transport_url=raw.transport_url,
-        public_url=raw.public_url,
-        secret_key=raw.secret_key
-        if raw.secret_key is not None
-        else _embedded_secret(raw, data_dir),
-        rate_limit=raw.rate_limit,
-        org_file=_org_file(raw.org_file),
-        batch_size=raw.batch_size,
+        database_url=values["database_url"],
+        broker_url=values["broker_url"],
+        transport_url=values["transport_url"],
+        public_url=values["public_url"],
+        secret_key=secret if secret is not None else _embedded_secret(values, data_dir),
+        rate_limit=values["rate_limit"],
+        org_file=_org_file(values["org_file"]),
+        batch_size=values["batch_size"],
         data_dir=data_dir,
-        worker_concurrency=raw.worker_concurrency,
-        log_level=raw.log_level.upper(),
-        domain_rate_limit=raw.domain_rate_limit,
-        lease_seconds=raw.lease_seconds,
-        sweep_seconds=raw.sweep_seconds,
-        smtp_connections=raw.smtp_connections,
-        tick_seconds=raw.tick_seconds,
-        log_format=raw.log_format,
-        retry_deadline=raw.retry_deadline,
-        error_threshold=raw.error_threshold,
-        dkim=_dkim(raw),
-        bounce_mailbox=raw.bounce_mailbox,
+        worker_concurrency=values["worker_concurrency"],
+        log_level=values["log_level"].upper(),
+        domain_rate_limit=values["domain_rate_limit"],
+        lease_seconds=values["lease_seconds"],
+        sweep_seconds=values["sweep_seconds"],
+        smtp_connections=values["smtp_connections"],
+        tick_seconds=values["tick_seconds"],
+        log_format=values["log_format"],
+        retry_deadline=values["retry_deadline"],
+        error_threshold=values["error_threshold"],
+        dkim=_dkim(values),
+        bounce_mailbox=values["bounce_mailbox"],
     )
 
 
-def _dkim(raw: _Environment) -> tuple[str, str, Path] | None:
+def _given(environ: Mapping[str, str]) -> dict[str, str]:
+    return {k[len(PREFIX) :].lower(): v for k, v in environ.items() if k.upper().startswith(PREFIX)}
+
+
+def _dotenv() -> dict[str, str]:
+    """The MAILER_ variables of the working directory's `.env` file (python-dotenv's syntax)."""
+    path = Path(".env")
+    if not path.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    return _given({k: v for k, v in dotenv_values(path).items() if v is not None})
+
+
+def _dkim(raw: dict[str, Any]) -> tuple[str, str, Path] | None:
     given = {
-        "SELECTOR": raw.dkim_selector,
-        "DOMAIN": raw.dkim_domain,
-        "KEY_FILE": raw.dkim_key_file,
+        "SELECTOR": raw["dkim_selector"],
+        "DOMAIN": raw["dkim_domain"],
+        "KEY_FILE": raw["dkim_key_file"],
     }
     if not any(given.values()):
         return None
@@ -212,14 +258,14 @@ def _dkim(raw: _Environment) -> tuple[str, str, Path] | None:
             raise ConfigError(
                 f"{PREFIX}DKIM_{name}", "must be set with the other MAILER_DKIM_ variables"
             )
-    key = Path(str(raw.dkim_key_file))
+    key = Path(str(raw["dkim_key_file"]))
     try:
         text = key.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{PREFIX}DKIM_KEY_FILE", f"cannot read {key}: {exc}") from exc
     if "PRIVATE KEY" not in text:
         raise ConfigError(f"{PREFIX}DKIM_KEY_FILE", f"{key} is not a PEM private key")
-    return (str(raw.dkim_selector), str(raw.dkim_domain), key)
+    return (str(raw["dkim_selector"]), str(raw["dkim_domain"]), key)
 
 
 def _org_file(value: str | None) -> Path | None:
@@ -232,9 +278,9 @@ def _org_file(value: str | None) -> Path | None:
     return default if default.is_file() else None
 
 
-def _embedded_secret(raw: _Environment, data_dir: Path) -> str:
+def _embedded_secret(raw: dict[str, Any], data_dir: Path) -> str:
     """The embedded default keeps a generated key in the data directory; production must set one."""
-    if not (raw.database_url.startswith("sqlite") and raw.broker_url.startswith("memory:")):
+    if not (raw["database_url"].startswith("sqlite") and raw["broker_url"].startswith("memory:")):
         raise ConfigError(
             PREFIX + "SECRET_KEY",
             "is required when not on the embedded default (sqlite + memory://)",

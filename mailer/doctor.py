@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailer.config import PREFIX, Settings, _Environment, _Given, load_settings
+from mailer.config import FIELDS, PREFIX, Settings, load_settings, read_field
 from mailer.doctor_content import (
     catalogs_verdict,
     profile_verdict,
@@ -64,28 +64,20 @@ def _skip(name: str, detail: str) -> Check:
 
 def _variables(environ: Mapping[str, str]) -> Iterator[Check]:
     # Each variable alone, so that every wrong one is named, not only the first.
-    from pydantic import ValidationError
-
     bad = False
     for key, value in sorted(environ.items()):
         if not key.startswith(PREFIX):
             continue
         field = key[len(PREFIX) :].lower()
-        if field not in _Environment.model_fields:
+        if field not in FIELDS:
             bad = True
             yield Check("configuration", False, f"{key} is not a mailer setting (a typo?)")
             continue
         try:
-            _Given(**{field: value})  # type: ignore[arg-type]
-        except ValidationError as exc:
-            for error in exc.errors():
-                if error["loc"] and error["loc"][0] == field:
-                    bad = True
-                    yield Check(
-                        "configuration",
-                        False,
-                        f"{key}: {error['msg'].removeprefix('Value error, ')}",
-                    )
+            read_field(field, value)
+        except ValueError as exc:
+            bad = True
+            yield Check("configuration", False, f"{key}: {exc}")
     if not bad:
         yield Check("configuration", True, "every MAILER_ variable is valid")
 
@@ -329,7 +321,7 @@ _DEPENDS: dict[str, tuple[str, ...]] = {
 
 
 def _dotenv() -> dict[str, str]:
-    """The `.env` file of the working directory, as pydantic-settings reads it."""
+    """The `.env` file of the working directory, as the settings read it."""
     path = Path(".env")
     if not path.is_file():
         return {}

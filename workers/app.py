@@ -38,10 +38,14 @@ _lock = threading.Lock()
 def configure(settings: Settings) -> Celery:
     """Point the app at the settings' broker, with the options exactly-once delivery needs."""
     transport_options: dict[str, Any] = {"visibility_timeout": 3600}
+    transport = None
     if settings.embedded:
         transport_options = {"polling_interval": 0.05}
+        # memory:// with a wait that ends as soon as the embedded worker is told to stop.
+        transport = "workers.embedded:WakeableTransport"
     app.conf.update(
         broker_url=settings.broker_url,
+        broker_transport=transport,
         result_backend=None,
         task_ignore_result=True,
         # Acknowledge after the task ran, and give the message back when the worker

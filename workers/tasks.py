@@ -13,7 +13,6 @@ from mailer.campaigns.plan import pending_batches, plan_pages
 from mailer.campaigns.publish import publish
 from mailer.campaigns.run import MAX_ATTEMPTS, send_batch
 from mailer.campaigns.sweep import mark_queued, sweep, unfinished_plans, unqueued_batches
-from mailer.campaigns.tick import tick
 from mailer.ledger import journal_directory
 from mailer.store.models import utcnow
 from mailer.subscribers.confirm import send_confirmations
@@ -142,6 +141,9 @@ def sweep_task() -> dict[str, int]:
 @app.task(name="mailer.tick")
 def tick_task() -> list[int]:
     """Beat, every minute: scheduled campaigns, the digest, the sources."""
+    # Imported here: the sources' feed and file readers are no part of sending a campaign.
+    from mailer.campaigns.tick import tick
+
     rt = runtime()
     started = tick(rt.db, rt.org)
     for campaign_id in started:

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from functools import wraps
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.cells import cell_len
@@ -22,7 +22,10 @@ from mailer.cli.terminal import SafeConsole, json_safe, one_line, terminal_safe
 from mailer.config import Settings, load_settings
 from mailer.errors import CampaignError, ConfigError, InputError, MailerError, NotFound
 from mailer.redact import mask_credentials
-from mailer.runtime import Runtime, build_runtime
+
+if TYPE_CHECKING:
+    from mailer.runtime import Runtime
+    from mailer.store.db import Database
 
 __all__ = [
     "console",
@@ -31,6 +34,7 @@ __all__ = [
     "fail",
     "friendly",
     "open_runtime",
+    "open_store",
     "print_json",
     "print_table",
     "settings",
@@ -124,10 +128,22 @@ def settings() -> Settings:
 def open_runtime() -> Runtime:
     """Settings, database (migrated to head), transport; logging configured from the settings."""
     from mailer.logs import configure_logging
+    from mailer.runtime import build_runtime
 
     current = settings()
     configure_logging(current.log_level, json_lines=current.log_format == "json")
     return build_runtime(current)
+
+
+def open_store() -> Database:
+    """Settings and database (migrated to head), logging configured: for commands that only
+    read rows, which need no profile, transport or signer (nor the time to load them)."""
+    from mailer.logs import configure_logging
+    from mailer.store.db import open_database
+
+    current = settings()
+    configure_logging(current.log_level, json_lines=current.log_format == "json")
+    return open_database(current.database_url)
 
 
 def print_json(value: Any) -> None:
@@ -137,7 +153,9 @@ def print_json(value: Any) -> None:
 
 @contextmanager
 def work_session(rt: Runtime) -> Iterator[bool]:
-    """Configure Celery; with memory:// run a worker in this process while the block runs.
+    """Configure Celery; with memory://, a worker in this process does the work queued while
+    the block runs: started by the first task queued (none queued, none started), stopped when
+    the block ends.
 
     Yields True when the work happens here (so the caller must wait for it).
     """

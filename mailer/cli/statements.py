@@ -10,27 +10,23 @@ import typer
 from rich.text import Text
 from sqlalchemy import select
 
-from mailer.campaigns.languages import language_problem
-from mailer.campaigns.missing import parse_missing
-from mailer.cli.campaigns import MissingOption
 from mailer.cli.common import (
     console,
     data_table,
     err,
     friendly,
     open_runtime,
+    open_store,
     print_json,
     print_table,
     terminal_safe,
 )
-from mailer.cli.publishing import publish_group, release_translations
+from mailer.cli.options import MissingOption
 from mailer.cli.terminal import one_line
-from mailer.errors import StatementError
-from mailer.i18n import available_catalogs
-from mailer.statements import parse_file
-from mailer.statements.repository import save, to_statement
 from mailer.store.models import StatementRow
 
+# Parsing, language checks and publishing are imported inside the commands that use them:
+# `list` and `show` need only the database.
 app = typer.Typer(help="Import, list, show and publish statements.", no_args_is_help=True)
 
 
@@ -64,6 +60,14 @@ def import_(
 
     A translation of an announcement in progress goes at once to the subscribers held for it.
     """
+    from mailer.campaigns.languages import language_problem
+    from mailer.campaigns.missing import parse_missing
+    from mailer.cli.publishing import publish_group, release_translations
+    from mailer.errors import StatementError
+    from mailer.i18n import available_catalogs
+    from mailer.statements.parse import parse_file
+    from mailer.statements.repository import save
+
     policy = parse_missing(missing) if missing else None
     rt = open_runtime()
     problems = 0
@@ -131,8 +135,7 @@ def _summary(row: StatementRow) -> dict[str, Any]:
 @friendly
 def list_(json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List statements, grouped by translation key."""
-    rt = open_runtime()
-    with rt.db.session() as session:
+    with open_store().session() as session:
         rows = [
             _summary(r)
             for r in session.scalars(
@@ -163,8 +166,9 @@ def show(
     json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show one statement: metadata, lead and body blocks."""
-    rt = open_runtime()
-    with rt.db.session() as session:
+    from mailer.statements.repository import to_statement
+
+    with open_store().session() as session:
         row = session.get(StatementRow, statement_id)
         if row is None:
             from mailer.errors import NotFound
@@ -206,5 +210,8 @@ def publish(
     missing: MissingOption = None,
 ) -> None:
     """Publish a statement's translation group: its alert goes to matching subscribers."""
+    from mailer.campaigns.missing import parse_missing
+    from mailer.cli.publishing import publish_group
+
     policy = parse_missing(missing) if missing else None
     publish_group(open_runtime(), statement_id, wait=wait, missing=policy)

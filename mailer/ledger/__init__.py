@@ -32,10 +32,17 @@ A campaign:
     any state but done and cancelled ──cancel──► cancelled
 """
 
-from mailer.ledger import campaigns, deliveries
-from mailer.ledger.journal import journal_directory, replay_orphans
-from mailer.ledger.recorder import Recorder
-from mailer.ledger.states import CampaignState, DeliveryState
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mailer.exports import load_export
+
+if TYPE_CHECKING:
+    from mailer.ledger import campaigns, deliveries
+    from mailer.ledger.journal import journal_directory, replay_orphans
+    from mailer.ledger.recorder import Recorder
+    from mailer.ledger.states import CampaignState, DeliveryState
 
 __all__ = [
     "CampaignState",
@@ -46,3 +53,17 @@ __all__ = [
     "journal_directory",
     "replay_orphans",
 ]
+
+_EXPORTS = {
+    "CampaignState": "mailer.ledger.states",
+    "DeliveryState": "mailer.ledger.states",
+    "Recorder": "mailer.ledger.recorder",
+    "campaigns": "mailer.ledger.campaigns",
+    "deliveries": "mailer.ledger.deliveries",
+    "journal_directory": "mailer.ledger.journal",
+    "replay_orphans": "mailer.ledger.journal",
+}
+
+
+def __getattr__(name: str) -> object:
+    return load_export(__name__, _EXPORTS, name)

@@ -17,15 +17,14 @@ from mailer.ledger import deliveries
 from mailer.org import chain_for
 from mailer.render.variant import render_confirmation
 from mailer.runtime import Runtime
-from mailer.store.models import Subscriber, utcnow
-from mailer.subscribers.signup import REOPT_IN, come_back
-from mailer.subscribers.suppression import is_suppressed
+from mailer.store.models import Subscriber
+from mailer.subscribers.optin import CONFIRM_MAX_AGE, confirm
+from mailer.subscribers.signup import REOPT_IN
 from mailer.transport.classify import Blame, Outcome, judge
 
 __all__ = ["CONFIRM_MAX_AGE", "ConfirmResult", "confirm", "send_confirmations"]
 
 log = logging.getLogger("mailer.confirm")
-CONFIRM_MAX_AGE = 14 * 24 * 3600  # a confirmation link works for two weeks
 
 
 @dataclass
@@ -142,25 +141,3 @@ def _recipient(rt: Runtime, subscriber_id: int, email: str) -> Recipient:
         message_id=_confirmation_id(rt, subscriber_id),
         confirm_url=f"{rt.settings.public_url}/confirm/{token}",
     )
-
-
-def confirm(rt: Runtime, token: str) -> Subscriber | None:
-    """Turn a pending subscriber into a subscribed one; None for a bad or expired token."""
-    subscriber_id = rt.signer.verify_expiring(token, CONFIRM_MAX_AGE)
-    if subscriber_id is None:
-        return None
-    with rt.db.session() as session:
-        row = session.get(Subscriber, subscriber_id)
-        if row is None:
-            return None
-        if row.status == "unsubscribed" or (
-            row.status == "pending" and is_suppressed(session, row.email_key)
-        ):
-            # Who left or was erased, and signed up again: only their confirmation lifts it.
-            return row if come_back(session, row) or row.status == "subscribed" else None
-        if row.status == "pending":
-            row.status = "subscribed"
-            row.consent_at = utcnow()
-            row.consent_method = "double-opt-in"
-            row.consent_source = row.consent_source or "confirmation email"
-        return row

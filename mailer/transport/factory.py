@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from mailer.errors import ConfigError
-from mailer.transport.base import Transport
-from mailer.transport.maildir import MaildirTransport
-from mailer.transport.memory import MemoryTransport
-from mailer.transport.pool import SMTPTransport
-from mailer.transport.smtp import SMTPSettings
+
+if TYPE_CHECKING:
+    from mailer.transport.base import Transport
+    from mailer.transport.smtp import SMTPSettings
 
 __all__ = ["open_transport", "parse_smtp_url"]
 
@@ -22,6 +22,8 @@ _DEFAULT_PORT = {"none": 25, "starttls": 587, "tls": 465}
 def parse_smtp_url(url: str, *, connections: int = 1) -> SMTPSettings:
     """`smtp[s|+starttls]://[user:pass@]host[:port][?timeout=S&max_per_connection=N&verify=false]`;
     `connections` (MAILER_SMTP_CONNECTIONS) kept busy at once."""
+    from mailer.transport.smtp import SMTPSettings
+
     parts = urlsplit(url)
     security = _SECURITY.get(parts.scheme)
     if security is None or not parts.hostname:
@@ -49,15 +51,22 @@ def parse_smtp_url(url: str, *, connections: int = 1) -> SMTPSettings:
 def open_transport(url: str, *, connections: int = 1) -> Transport:
     """A transport for `maildir:PATH`, `smtp://...`, `smtp+starttls://...`, `smtps://...` or
     `memory://`; SMTP with `connections` connections busy at once."""
+    # Each backend is imported when named: the embedded default loads no SMTP client.
     scheme, _, rest = url.partition(":")
     if scheme == "maildir":
+        from mailer.transport.maildir import MaildirTransport
+
         path = rest[2:] if rest.startswith("//") else rest
         if not path:
             raise ConfigError(VARIABLE, "maildir: needs a path, e.g. maildir:./outbox")
         return MaildirTransport(Path(path))
     if scheme == "memory":
+        from mailer.transport.memory import MemoryTransport
+
         return MemoryTransport()
     if scheme in _SECURITY:
+        from mailer.transport.pool import SMTPTransport
+
         return SMTPTransport(parse_smtp_url(url, connections=connections))
     raise ConfigError(
         VARIABLE,

@@ -14,7 +14,7 @@ from mailer.runtime import Runtime
 from mailer.web.archive import archive_routes
 from mailer.web.guard import Guard
 from mailer.web.preferences import preference_routes
-from mailer.web.signup import signup_routes
+from mailer.web.signup import Queue, signup_routes
 from mailer.web.subscription import subscription_routes
 from mailer.web.view import view_routes
 
@@ -35,8 +35,9 @@ class MailerApp(Starlette):
         return cast(ASGIApp, Guard(cast(Any, inner), public_url=self._public_url))
 
 
-def create_app(rt: Runtime) -> MailerApp:
-    """The subscriber-facing web app over a runtime."""
+def create_app(rt: Runtime, *, queue: Queue | None = None) -> MailerApp:
+    """The subscriber-facing web app over a runtime; `queue` sends the signup page's
+    confirmation emails (default: through Celery, configured on first use)."""
 
     async def healthz(request: Request) -> Response:
         with rt.db.engine.connect() as connection:
@@ -50,7 +51,7 @@ def create_app(rt: Runtime) -> MailerApp:
             *preference_routes(rt),
             *view_routes(rt),
             Route("/healthz", healthz, methods=["GET"]),
-            *signup_routes(rt),
+            *signup_routes(rt, queue=queue),
             *archive_routes(rt),
         ],
     )

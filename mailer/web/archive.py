@@ -25,7 +25,6 @@ from starlette.routing import Route
 
 from mailer.org import chain_for
 from mailer.render.environment import environment
-from mailer.render.variant import render_email
 from mailer.runtime import Runtime
 from mailer.statements.model import Statement
 from mailer.statements.repository import to_statement
@@ -228,6 +227,8 @@ def _direction(html: str) -> str:
 
 def _neutral_email(rt: Runtime, statement: Statement, lang: str, here: str) -> str:
     """The alert email of a statement with the personal slots filled for nobody."""
+    from mailer.render.variant import render_email  # loaded by the first statement page
+
     signup = f"{rt.settings.public_url}/subscribe/{lang}"
     variant = render_email("alert", statement, locale=lang, org=rt.org, subscribe_url=signup)
     neutral = {

@@ -130,11 +130,15 @@ async def _body(request: Request) -> bytes | None:
 
 
 def _celery_queue(rt: Runtime) -> Queue:
-    from workers.app import configure
-    from workers.tasks import send_confirmations_task
+    # Celery is imported and configured by the first signup: the pages need none of it.
+    def queue(subscriber_ids: list[int]) -> None:
+        from workers.app import configure
+        from workers.tasks import send_confirmations_task
 
-    configure(rt.settings)
-    return lambda ids: send_confirmations_task.delay(ids)
+        configure(rt.settings)
+        send_confirmations_task.delay(subscriber_ids)
+
+    return queue
 
 
 def _mailbox(email: str) -> str:

@@ -9,7 +9,7 @@ from starlette.routing import Route
 from mailer.runtime import Runtime
 from mailer.store.models import Subscriber
 from mailer.subscribers.actions import unsubscribe_row
-from mailer.subscribers.confirm import CONFIRM_MAX_AGE, confirm
+from mailer.subscribers.optin import CONFIRM_MAX_AGE, confirm
 from mailer.web.pages import page, page_locale
 from mailer.web.people import not_found, personal_links, subscriber_of
 

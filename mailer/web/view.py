@@ -9,8 +9,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from mailer.campaigns.links import recipient_for
-from mailer.campaigns.run import template_for
 from mailer.runtime import Runtime
 from mailer.store.models import Delivery
 from mailer.web.people import not_found, subscriber_of
@@ -60,6 +58,10 @@ def view_routes(rt: Runtime) -> list[Route]:
             ).one_or_none()
         if row is None or row.statement_id is None or row.locale is None:
             return not_found(rt)
+        # The sending code (rendering, composing) is loaded by the first view, not at start.
+        from mailer.campaigns.links import recipient_for
+        from mailer.campaigns.run import template_for
+
         # The version and locale that were sent, as the ledger recorded them.
         template = template_for(rt, campaign_id, row.statement_id, row.locale)
         recipient = recipient_for(
