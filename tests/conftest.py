@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.forkserver import ForkServer, as_text
 from tests.servers import RedisServer, SMTPServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,19 +26,40 @@ class Workdir:
 
     path: Path
     env: dict[str, str]
+    forks: ForkServer | None = None
 
     def run(
-        self, *args: str, check: bool = True, timeout: float = 120
+        self,
+        *args: str,
+        check: bool = True,
+        timeout: float = 120,
+        input: str | None = None,
+        fresh: bool = False,
     ) -> subprocess.CompletedProcess[str]:
-        """Run `mailer ARGS` as a user would; fail the test on an unexpected exit code."""
-        result = subprocess.run(
-            [sys.executable, "-m", "mailer", *args],
-            cwd=self.path,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        """Run `mailer ARGS` as a user would, in a process of its own; fail the test on an
+        unexpected exit code. The process is a fork of one that imported mailer already
+        (tests/forkserver.py); `fresh` starts a new interpreter, for what start-up does."""
+        if fresh or self.forks is None or not self.forks.serves(self.env):
+            result = subprocess.run(
+                [sys.executable, "-m", "mailer", *args],
+                cwd=self.path,
+                env=self.env,
+                input=input,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+        else:
+            raw = self.forks.run(
+                list(args),
+                cwd=self.path,
+                env=self.env,
+                input=None if input is None else input.encode(),
+                timeout=timeout,
+            )
+            result = subprocess.CompletedProcess(
+                raw.args, raw.returncode, as_text(raw.stdout), as_text(raw.stderr)
+            )
         if check and result.returncode != 0:
             raise AssertionError(
                 f"mailer {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
@@ -56,18 +78,28 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
+@pytest.fixture(scope="session")
+def fork_server() -> Iterator[ForkServer]:
+    """The process that `Workdir.run` forks (mailer imported once for the session)."""
+    server = ForkServer(_clean_env(), ROOT)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-def workdir(tmp_path: Path) -> Workdir:
+def workdir(tmp_path: Path, fork_server: ForkServer) -> Workdir:
     """A fresh working directory using the example organisation's profile."""
     env = _clean_env()
     env["MAILER_ORG_FILE"] = str(EXAMPLES / "mailer.toml")
-    return Workdir(tmp_path, env)
+    return Workdir(tmp_path, env, fork_server)
 
 
 @pytest.fixture
-def bare_workdir(tmp_path: Path) -> Workdir:
+def bare_workdir(tmp_path: Path, fork_server: ForkServer) -> Workdir:
     """A fresh working directory on pure defaults (no profile)."""
-    return Workdir(tmp_path, _clean_env())
+    return Workdir(tmp_path, _clean_env(), fork_server)
 
 
 @pytest.fixture

@@ -1,0 +1,259 @@
+"""`python -m mailer` without the import bill: a process that imported mailer once forks each call.
+
+Every CLI test pays 1-3 s of imports (and the language detector's models, more than that)
+before its command does anything. The server imports all of that once; each call is a
+fork of it that becomes `python -m mailer ARGS` in the caller's directory, environment and
+stdin/stdout/stderr (the caller's file descriptors, passed over a Unix socket), so a test
+still sees a separate process: its own exit code, streams, globals, signals and crashes.
+`mailer.cli` itself is imported in each call, never in the server: its consoles read the
+environment (COLUMNS, NO_COLOR, TERM) when they are made.
+
+The server is single-threaded (forking a process with threads can copy a held lock); it
+forks a handler per connection, which forks the command and reports how it ended.
+"""
+
+from __future__ import annotations
+
+import json
+import locale
+import os
+import pkgutil
+import random
+import runpy
+import selectors
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any
+
+# The environment variables a started interpreter has already acted on: a call that
+# changes one of them gets a real new process instead.
+_STARTUP = ("PYTHON", "LANG", "LC_")
+# Modules that do something when imported (Alembic's environment runs migrations,
+# from_env builds an app from the environment), and the CLI (see above).
+_NOT_PRELOADED = ("mailer.cli", "mailer.__main__", "mailer.store.migrations", "workers.from_env")
+_MESSAGE = 1 << 20
+# What commands import on their way (help pages, migrations, database dialects, the embedded
+# worker, CSS inlining): a fork that finds them imported starts its work at once.
+_LIBRARIES = (
+    "_strptime",
+    "alembic.autogenerate",
+    "alembic.command",
+    "alembic.config",
+    "alembic.operations",
+    "alembic.runtime.migration",
+    "alembic.script",
+    "celery.app.amqp",
+    "celery.app.trace",
+    "celery.concurrency.prefork",
+    "celery.concurrency.solo",
+    "celery.loaders.app",
+    "celery.loaders.default",
+    "celery.worker.consumer",
+    "celery.worker.control",
+    "cssutils",
+    "encodings.idna",
+    "kombu.transport.memory",
+    "kombu.transport.redis",
+    "lxml.html",
+    "mako.ext.pygmentplugin",
+    "mako.template",
+    "premailer",
+    "psycopg",
+    "requests",
+    "rich.markdown",
+    "rich.syntax",
+    "rich.traceback",
+    "sqlalchemy.dialects.postgresql.psycopg",
+    "sqlalchemy.dialects.sqlite.pysqlite",
+    "typer.rich_utils",
+)
+
+
+def _preload() -> None:
+    """Import every mailer and workers module, and load the language detector's models."""
+    with warnings.catch_warnings(record=True) as caught:
+        import mailer
+        import workers
+
+        for package in (mailer, workers):
+            for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+                if not module.name.startswith(_NOT_PRELOADED):
+                    __import__(module.name)
+        for name in _LIBRARIES:
+            try:
+                __import__(name)
+            except ImportError:
+                continue  # an optional library this installation does not have
+        from mailer.statements.language import detect_language
+
+        detect_language("Une phrase en français, assez longue pour que la langue soit reconnue.")
+    if caught:
+        # A fresh `python -m mailer` would print these: a fork must not hide them.
+        raise RuntimeError("importing mailer warns: " + "; ".join(map(str, caught)))
+    for name in [name for name in sys.modules if name.startswith(_NOT_PRELOADED)]:
+        del sys.modules[name]
+
+
+def _become_command(request: dict[str, Any], fds: list[int]) -> None:
+    """In the forked child: turn into `python -m mailer ARGS`; the interpreter's own exit
+    follows (SystemExit, a traceback, atexit, closing what is open: SQLite's WAL file)."""
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    time.tzset()
+    random.seed()  # else every call would draw the server's sequence
+    sys.argv = ["mailer", *request["args"]]
+    sys.path[0] = request["cwd"]  # as `python -m` puts the working directory first
+    runpy.run_module("mailer", run_name="__main__", alter_sys=True)
+
+
+Command = tuple[dict[str, Any], list[int]]
+
+
+def _handle(connection: socket.socket) -> Command | None:
+    """In the handler: fork the command, tell its pid, wait, tell how it ended. Returns
+    the request in the command's process, None in the handler once it has answered."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    message, fds, _, _ = socket.recv_fds(connection, _MESSAGE, 3)
+    request = json.loads(message)
+    pid = os.fork()
+    if pid == 0:
+        connection.close()
+        return request, fds
+    for fd in fds:
+        os.close(fd)
+    connection.sendall(struct.pack("!i", pid))
+    _, status = os.waitpid(pid, 0)
+    connection.sendall(struct.pack("!i", os.waitstatus_to_exitcode(status)))
+    return None
+
+
+def serve(path: str) -> Command | None:
+    """Preload, say so on stdout, then fork a handler per connection until stdin closes.
+    Returns only in a command's process, with what it must run."""
+    _preload()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(path)
+    listener.listen(16)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # handlers are reaped by the kernel
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    events = selectors.DefaultSelector()
+    events.register(listener, selectors.EVENT_READ)
+    events.register(sys.stdin, selectors.EVENT_READ)  # readable at EOF: the tests are gone
+    while True:
+        ready = [key.fileobj for key, _ in events.select()]
+        if sys.stdin in ready:
+            return None
+        connection, _ = listener.accept()
+        if os.fork() == 0:
+            events.close()
+            listener.close()
+            try:
+                command = _handle(connection)
+            except BaseException:
+                traceback.print_exc()
+                os._exit(1)
+            if command is None:
+                os._exit(0)
+            return command
+        connection.close()
+
+
+class ForkServer:
+    """The server process, and `run`, which answers as `subprocess.run` would."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.env = env
+        self.dir = tempfile.mkdtemp(prefix="mailer-fork-")
+        self.path = os.path.join(self.dir, "socket")
+        self.log = open(os.path.join(self.dir, "log"), "w+")  # noqa: SIM115 (closed in stop)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.forkserver", self.path],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        if self.process.stdout.readline() != "ready\n":
+            self.process.wait(30)
+            self.log.seek(0)
+            raise RuntimeError(f"the fork server did not start:\n{self.log.read()}")
+
+    def serves(self, env: dict[str, str]) -> bool:
+        """True when a call in `env` can be a fork (no start-up variable differs)."""
+        keys = {k for k in (*env, *self.env) if k.startswith(_STARTUP)}
+        return all(env.get(k) == self.env.get(k) for k in keys)
+
+    def run(
+        self,
+        args: list[str],
+        *,
+        cwd: Path,
+        env: dict[str, str],
+        input: bytes | None,
+        timeout: float,
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run `mailer ARGS` in a fork; the result and time-out of `subprocess.run`."""
+        request = json.dumps({"args": args, "cwd": str(cwd), "env": env}).encode()
+        with (
+            tempfile.TemporaryFile() as stdin,
+            tempfile.TemporaryFile() as stdout,
+            tempfile.TemporaryFile() as stderr,
+            socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as connection,
+        ):
+            if input is not None:
+                stdin.write(input)
+                stdin.seek(0)
+            connection.connect(self.path)
+            fds = [stdin.fileno(), stdout.fileno(), stderr.fileno()]
+            socket.send_fds(connection, [request], fds)
+            connection.settimeout(30)
+            (pid,) = struct.unpack("!i", connection.recv(4))
+            connection.settimeout(timeout)
+            try:
+                answer = connection.recv(4)
+            except TimeoutError:
+                os.kill(pid, signal.SIGKILL)
+                raise subprocess.TimeoutExpired(["mailer", *args], timeout) from None
+            if len(answer) != 4:
+                raise RuntimeError(f"the fork server lost `mailer {' '.join(args)}`")
+            (code,) = struct.unpack("!i", answer)
+            stdout.seek(0)
+            stderr.seek(0)
+            return subprocess.CompletedProcess(args, code, stdout.read(), stderr.read())
+
+    def stop(self) -> None:
+        """Stop the server (calls in flight finish on their own)."""
+        self.process.kill()
+        self.process.communicate()
+        self.log.close()
+        for name in os.listdir(self.dir):
+            os.unlink(os.path.join(self.dir, name))
+        os.rmdir(self.dir)
+
+
+def as_text(data: bytes) -> str:
+    """Bytes decoded as `subprocess.run(text=True)` decodes them (newlines translated)."""
+    text = data.decode(locale.getpreferredencoding(False))
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+if __name__ == "__main__":
+    command = serve(sys.argv[1])
+    if command is not None:
+        _become_command(*command)
