@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import locale
 import os
 import shutil
 import subprocess
@@ -33,33 +34,29 @@ class Workdir:
         *args: str,
         check: bool = True,
         timeout: float = 120,
-        input: str | None = None,
+        input: str | bytes | None = None,
         fresh: bool = False,
     ) -> subprocess.CompletedProcess[str]:
         """Run `mailer ARGS` as a user would, in a process of its own; fail the test on an
         unexpected exit code. The process is a fork of one that imported mailer already
         (tests/forkserver.py); `fresh` starts a new interpreter, for what start-up does."""
+        data = input.encode(locale.getpreferredencoding(False)) if isinstance(input, str) else input
         if fresh or self.forks is None or not self.forks.serves(self.env):
-            result = subprocess.run(
+            raw = subprocess.run(
                 [sys.executable, "-m", "mailer", *args],
                 cwd=self.path,
                 env=self.env,
-                input=input,
+                input=data,
                 capture_output=True,
-                text=True,
                 timeout=timeout,
             )
         else:
             raw = self.forks.run(
-                list(args),
-                cwd=self.path,
-                env=self.env,
-                input=None if input is None else input.encode(),
-                timeout=timeout,
+                list(args), cwd=self.path, env=self.env, input=data, timeout=timeout
             )
-            result = subprocess.CompletedProcess(
-                raw.args, raw.returncode, as_text(raw.stdout), as_text(raw.stderr)
-            )
+        result = subprocess.CompletedProcess(
+            raw.args, raw.returncode, as_text(raw.stdout), as_text(raw.stderr)
+        )
         if check and result.returncode != 0:
             raise AssertionError(
                 f"mailer {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"

@@ -14,6 +14,8 @@ forks a handler per connection, which forks the command and reports how it ended
 
 from __future__ import annotations
 
+import atexit
+import gc
 import json
 import locale
 import os
@@ -27,11 +29,12 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 # The environment variables a started interpreter has already acted on: a call that
 # changes one of them gets a real new process instead.
@@ -100,11 +103,14 @@ def _preload() -> None:
         raise RuntimeError("importing mailer warns: " + "; ".join(map(str, caught)))
     for name in [name for name in sys.modules if name.startswith(_NOT_PRELOADED)]:
         del sys.modules[name]
+    # Kept out of every collection: a fork's collections neither walk nor copy them.
+    gc.collect()
+    gc.freeze()
 
 
-def _become_command(request: dict[str, Any], fds: list[int]) -> None:
-    """In the forked child: turn into `python -m mailer ARGS`; the interpreter's own exit
-    follows (SystemExit, a traceback, atexit, closing what is open: SQLite's WAL file)."""
+def _become_command(request: dict[str, Any], fds: list[int]) -> NoReturn:
+    """In the forked child: turn into `python -m mailer ARGS`, then end as the interpreter
+    does (exit code, traceback, threads joined, atexit, what is left open closed)."""
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)
@@ -115,7 +121,39 @@ def _become_command(request: dict[str, Any], fds: list[int]) -> None:
     random.seed()  # else every call would draw the server's sequence
     sys.argv = ["mailer", *request["args"]]
     sys.path[0] = request["cwd"]  # as `python -m` puts the working directory first
-    runpy.run_module("mailer", run_name="__main__", alter_sys=True)
+    code, interrupted = 0, False
+    try:
+        runpy.run_module("mailer", run_name="__main__", alter_sys=True)
+    except SystemExit as exc:
+        if isinstance(exc.code, int) or exc.code is None:
+            code = exc.code or 0
+        else:
+            print(exc.code, file=sys.stderr)
+            code = 1
+    except KeyboardInterrupt:
+        traceback.print_exc()
+        code, interrupted = 1, True
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    _finish(code, interrupted=interrupted)
+
+
+def _finish(code: int, *, interrupted: bool) -> NoReturn:
+    """What Py_FinalizeEx does that a command can notice, then exit: tearing down every
+    module of this big process object by object would cost most of a second."""
+    threading._shutdown()  # type: ignore[attr-defined]  # non-daemon threads are joined
+    atexit._run_exitfuncs()
+    gc.collect()  # closes what the command left open (SQLite removes its WAL file)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            code = code or 120  # as Python exits when flushing stdout fails
+    if interrupted:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    os._exit(code & 0xFF)
 
 
 Command = tuple[dict[str, Any], list[int]]
