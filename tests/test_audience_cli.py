@@ -160,7 +160,7 @@ def test_unsubscribing_during_a_campaign_stops_that_email(
             status = json.loads(workdir.run("campaigns", "status", "1", "--json").stdout)
             if status["state"] == "done":
                 break
-            time.sleep(0.5)
+            time.sleep(0.1)
     assert status["state"] == "done"
     received = {r.rcpt_tos[0] for r in smtp_server.handler.received}
     assert "p059@example.org" not in received

@@ -25,7 +25,7 @@ def _wait_state(workdir: Workdir, campaign: int, states: set[str], timeout: floa
             status = json.loads(result.stdout)
             if status["state"] in states:
                 return status  # type: ignore[no-any-return]
-        time.sleep(0.5)
+        time.sleep(0.1)
     raise AssertionError(f"campaign {campaign} never reached {states}")
 
 

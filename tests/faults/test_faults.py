@@ -52,7 +52,7 @@ def _wait(
         status = _status(workdir, campaign)
         if predicate(status):
             return status
-        time.sleep(0.5)
+        time.sleep(0.1)
     raise AssertionError(f"timed out; last status {status}")
 
 
