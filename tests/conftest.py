@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,13 +77,14 @@ def _clean_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def fork_server() -> Iterator[ForkServer]:
-    """The process that `Workdir.run` forks (mailer imported once for the session)."""
-    server = ForkServer(_clean_env(), ROOT)
-    try:
-        yield server
-    finally:
-        server.stop()
+def fork_server() -> ForkServer:
+    """The process that `Workdir.run` forks: one for the whole run, shared by the xdist
+    workers (children of the pytest process it ends with)."""
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        return ForkServer(
+            _clean_env(), ROOT, run=os.environ["PYTEST_XDIST_TESTRUNUID"], owner=os.getppid()
+        )
+    return ForkServer(_clean_env(), ROOT, run=uuid.uuid4().hex, owner=os.getpid())
 
 
 @pytest.fixture

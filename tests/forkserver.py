@@ -15,6 +15,7 @@ forks a handler per connection, which forks the command and reports how it ended
 from __future__ import annotations
 
 import atexit
+import fcntl
 import gc
 import json
 import locale
@@ -23,6 +24,7 @@ import pkgutil
 import random
 import runpy
 import selectors
+import shutil
 import signal
 import socket
 import struct
@@ -177,23 +179,26 @@ def _handle(connection: socket.socket) -> Command | None:
     return None
 
 
-def serve(path: str) -> Command | None:
-    """Preload, say so on stdout, then fork a handler per connection until stdin closes.
-    Returns only in a command's process, with what it must run."""
+def serve(path: str, owner: int) -> Command | None:
+    """Preload, say so on stdout, then fork a handler per connection until the `owner`
+    process (the pytest run) is gone. Returns only in a command's process, with what it runs."""
     _preload()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(path)
-    listener.listen(16)
+    listener.listen(64)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # handlers are reaped by the kernel
     sys.stdout.write("ready\n")
     sys.stdout.flush()
     events = selectors.DefaultSelector()
     events.register(listener, selectors.EVENT_READ)
-    events.register(sys.stdin, selectors.EVENT_READ)  # readable at EOF: the tests are gone
     while True:
-        ready = [key.fileobj for key, _ in events.select()]
-        if sys.stdin in ready:
-            return None
+        if not events.select(timeout=1.0):
+            try:
+                os.kill(owner, 0)
+            except ProcessLookupError:
+                shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+                return None
+            continue
         connection, _ = listener.accept()
         if os.fork() == 0:
             events.close()
@@ -209,28 +214,46 @@ def serve(path: str) -> Command | None:
         connection.close()
 
 
-class ForkServer:
-    """The server process, and `run`, which answers as `subprocess.run` would."""
+# Started servers, kept referenced: they outlive the worker that started them.
+_started: list[subprocess.Popen[str]] = []
 
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+
+class ForkServer:
+    """A client of the run's one server, and `run`, which answers as `subprocess.run` would.
+
+    The first pytest process of a run (an xdist worker, or pytest itself) starts the server
+    under a lock; the others use it: the preloading (seconds of CPU) is paid once per run.
+    """
+
+    def __init__(self, env: dict[str, str], cwd: Path, *, run: str, owner: int) -> None:
         self.env = env
-        self.dir = tempfile.mkdtemp(prefix="mailer-fork-")
-        self.path = os.path.join(self.dir, "socket")
-        self.log = open(os.path.join(self.dir, "log"), "w+")  # noqa: SIM115 (closed in stop)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.forkserver", self.path],
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        if self.process.stdout.readline() != "ready\n":
-            self.process.wait(30)
-            self.log.seek(0)
-            raise RuntimeError(f"the fork server did not start:\n{self.log.read()}")
+        self.dir = Path(tempfile.gettempdir()) / f"mailer-fork-{run}"
+        self.dir.mkdir(exist_ok=True)
+        self.path = str(self.dir / "socket")
+        with (self.dir / "lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (self.dir / "ready").exists():
+                self._start(cwd, owner)
+                (self.dir / "ready").touch()
+
+    def _start(self, cwd: Path, owner: int) -> None:
+        with (self.dir / "log").open("w+") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "tests.forkserver", self.path, str(owner)],
+                cwd=cwd,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                start_new_session=True,  # a Ctrl-C reaches the tests, not the server
+            )
+            assert process.stdout is not None
+            if process.stdout.readline() != "ready\n":
+                process.wait(30)
+                log.seek(0)
+                raise RuntimeError(f"the fork server did not start:\n{log.read()}")
+        _started.append(process)
 
     def serves(self, env: dict[str, str]) -> bool:
         """True when a call in `env` can be a fork (no start-up variable differs)."""
@@ -275,15 +298,6 @@ class ForkServer:
             stderr.seek(0)
             return subprocess.CompletedProcess(args, code, stdout.read(), stderr.read())
 
-    def stop(self) -> None:
-        """Stop the server (calls in flight finish on their own)."""
-        self.process.kill()
-        self.process.communicate()
-        self.log.close()
-        for name in os.listdir(self.dir):
-            os.unlink(os.path.join(self.dir, name))
-        os.rmdir(self.dir)
-
 
 def as_text(data: bytes) -> str:
     """Bytes decoded as `subprocess.run(text=True)` decodes them (newlines translated)."""
@@ -292,6 +306,6 @@ def as_text(data: bytes) -> str:
 
 
 if __name__ == "__main__":
-    command = serve(sys.argv[1])
+    command = serve(sys.argv[1], int(sys.argv[2]))
     if command is not None:
         _become_command(*command)
