@@ -185,3 +185,27 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path}/mailer.db"
     else:
         yield from _postgres_schema()
+
+
+# The longest tests (a minute or more on a loaded machine) start first: xdist's workers then
+# fill the time they take with the short ones instead of waiting for one of them at the end.
+LONGEST_FIRST = (
+    "tests/test_followups.py::test_follow_up_counts_on_100000",
+    "tests/faults/",
+    "tests/test_bounces_mail_systems.py",
+    "tests/test_browser_public.py",
+    "tests/test_quality.py::test_spamassassin",
+    "tests/test_secret_key.py::test_concurrent",
+    "tests/test_international.py",
+    "tests/test_statements.py::test_language_is_detected",
+)
+
+
+def _rank(item: pytest.Item) -> int:
+    starts = [i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)]
+    return starts[0] if starts else len(LONGEST_FIRST)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order: the longest first, the rest as collected."""
+    items.sort(key=_rank)
