@@ -6,7 +6,9 @@ fork of it that becomes `python -m mailer ARGS` in the caller's directory, envir
 stdin/stdout/stderr (the caller's file descriptors, passed over a Unix socket), so a test
 still sees a separate process: its own exit code, streams, globals, signals and crashes.
 `mailer.cli` itself is imported in each call, never in the server: its consoles read the
-environment (COLUMNS, NO_COLOR, TERM) when they are made.
+environment (COLUMNS, NO_COLOR, TERM) when they are made. Every other module is imported
+by the server, so none may read the environment or the working directory when imported
+(settings are read by `load_settings`, when a command runs).
 
 The server is single-threaded (forking a process with threads can copy a held lock); it
 forks a handler per connection, which forks the command and reports how it ended.
