@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import locale
 import os
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.forkserver import ForkServer, as_text
 from tests.servers import RedisServer, SMTPServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,18 +28,35 @@ class Workdir:
 
     path: Path
     env: dict[str, str]
+    forks: ForkServer | None = None
 
     def run(
-        self, *args: str, check: bool = True, timeout: float = 120
+        self,
+        *args: str,
+        check: bool = True,
+        timeout: float = 120,
+        input: str | bytes | None = None,
+        fresh: bool = False,
     ) -> subprocess.CompletedProcess[str]:
-        """Run `mailer ARGS` as a user would; fail the test on an unexpected exit code."""
-        result = subprocess.run(
-            [sys.executable, "-m", "mailer", *args],
-            cwd=self.path,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
+        """Run `mailer ARGS` as a user would, in a process of its own; fail the test on an
+        unexpected exit code. The process is a fork of one that imported mailer already
+        (tests/forkserver.py); `fresh` starts a new interpreter, for what start-up does."""
+        data = input.encode(locale.getpreferredencoding(False)) if isinstance(input, str) else input
+        if fresh or self.forks is None or not self.forks.serves(self.env):
+            raw = subprocess.run(
+                [sys.executable, "-m", "mailer", *args],
+                cwd=self.path,
+                env=self.env,
+                input=data,
+                capture_output=True,
+                timeout=timeout,
+            )
+        else:
+            raw = self.forks.run(
+                list(args), cwd=self.path, env=self.env, input=data, timeout=timeout
+            )
+        result = subprocess.CompletedProcess(
+            raw.args, raw.returncode, as_text(raw.stdout), as_text(raw.stderr)
         )
         if check and result.returncode != 0:
             raise AssertionError(
@@ -56,18 +76,29 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
+@pytest.fixture(scope="session")
+def fork_server() -> ForkServer:
+    """The process that `Workdir.run` forks: one for the whole run, shared by the xdist
+    workers (children of the pytest process it ends with)."""
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        return ForkServer(
+            _clean_env(), ROOT, run=os.environ["PYTEST_XDIST_TESTRUNUID"], owner=os.getppid()
+        )
+    return ForkServer(_clean_env(), ROOT, run=uuid.uuid4().hex, owner=os.getpid())
+
+
 @pytest.fixture
-def workdir(tmp_path: Path) -> Workdir:
+def workdir(tmp_path: Path, fork_server: ForkServer) -> Workdir:
     """A fresh working directory using the example organisation's profile."""
     env = _clean_env()
     env["MAILER_ORG_FILE"] = str(EXAMPLES / "mailer.toml")
-    return Workdir(tmp_path, env)
+    return Workdir(tmp_path, env, fork_server)
 
 
 @pytest.fixture
-def bare_workdir(tmp_path: Path) -> Workdir:
+def bare_workdir(tmp_path: Path, fork_server: ForkServer) -> Workdir:
     """A fresh working directory on pure defaults (no profile)."""
-    return Workdir(tmp_path, _clean_env())
+    return Workdir(tmp_path, _clean_env(), fork_server)
 
 
 @pytest.fixture
@@ -154,3 +185,27 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path}/mailer.db"
     else:
         yield from _postgres_schema()
+
+
+# The longest tests (a minute or more on a loaded machine) start first: xdist's workers then
+# fill the time they take with the short ones instead of waiting for one of them at the end.
+LONGEST_FIRST = (
+    "tests/test_followups.py::test_follow_up_counts_on_100000",
+    "tests/faults/",
+    "tests/test_bounces_mail_systems.py",
+    "tests/test_browser_public.py",
+    "tests/test_quality.py::test_spamassassin",
+    "tests/test_secret_key.py::test_concurrent",
+    "tests/test_international.py",
+    "tests/test_statements.py::test_language_is_detected",
+)
+
+
+def _rank(item: pytest.Item) -> int:
+    starts = [i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)]
+    return starts[0] if starts else len(LONGEST_FIRST)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order: the longest first, the rest as collected."""
+    items.sort(key=_rank)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import Workdir
 from tests.servers import RedisServer, SMTPServer
@@ -114,3 +117,29 @@ def configure_for(
             "MAILER_PUBLIC_URL": "https://mail.example.org",
         }
     )
+
+
+def wait_for_state(
+    workdir: Workdir, campaign: int, states: set[str], timeout: float = 60
+) -> dict[str, Any]:
+    """Wait until the campaign is in one of `states`, then return `campaigns status --json`.
+    The waiting reads the campaign's row in the working directory's SQLite file (a command
+    per poll would take the CPU the workers need); the answer is the CLI's."""
+    database = workdir.path / "mailer.db"
+    assert "MAILER_DATABASE_URL" not in workdir.env, "reads the default SQLite file only"
+    deadline = time.monotonic() + timeout
+    state = None
+    while state not in states:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"campaign {campaign} never reached {states} (last: {state})")
+        time.sleep(0.05)
+        if database.exists():
+            with sqlite3.connect(database, timeout=30) as connection:
+                row = connection.execute(
+                    "SELECT state FROM campaigns WHERE id = ?", (campaign,)
+                ).fetchone()
+            connection.close()
+            state = row[0] if row else None
+    status = json.loads(workdir.run("campaigns", "status", str(campaign), "--json").stdout)
+    assert status["state"] in states, status
+    return status  # type: ignore[no-any-return]

@@ -199,12 +199,14 @@ class SMTPServer:
         self.controller.stop()
 
     def wait_for(self, count: int, timeout: float = 60.0) -> list[Received]:
-        """Block until `count` messages arrived (or the timeout passes)."""
+        """Block until `count` messages arrived; fail the test when the timeout passes first."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if len(self.handler.received) >= count:
-                break
-            time.sleep(0.1)
+        while len(self.handler.received) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{len(self.handler.received)} of {count} messages arrived in {timeout} s"
+                )
+            time.sleep(0.02)
         return list(self.handler.received)
 
 

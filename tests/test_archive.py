@@ -49,10 +49,11 @@ def _publish(run: InProcess, statement_id: str, when: dt.datetime | None) -> Non
         )
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[tuple[InProcess, str]]:
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[InProcess, str]]:
+    """One site for the module: its tests only read it (GET, or methods answered 405)."""
     port = free_port()
-    run = InProcess(tmp_path, public_url=f"http://127.0.0.1:{port}")
+    run = InProcess(tmp_path_factory.mktemp("archive"), public_url=f"http://127.0.0.1:{port}")
     run.statements(*TRANSLATIONS)
     with run.rt.db.session() as session:
         mark_published(session, "nso-export-licence")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import mailbox
 import re
-import time
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from mailer.config import load_settings
 from mailer.runtime import build_runtime
 from mailer.subscribers.confirm import confirm
 from tests.conftest import EXAMPLES, Workdir
-from tests.processes import configure_for, worker_process
+from tests.processes import configure_for, wait_for_state, worker_process
 from tests.servers import RedisServer, SMTPServer
 
 
@@ -155,13 +154,7 @@ def test_unsubscribing_during_a_campaign_stops_that_email(
         workdir.run("statements", "publish", "nso-export-licence-en", "--no-wait")
         smtp_server.wait_for(5, timeout=60)
         workdir.run("subscribers", "unsubscribe", "p059@example.org")
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            status = json.loads(workdir.run("campaigns", "status", "1", "--json").stdout)
-            if status["state"] == "done":
-                break
-            time.sleep(0.5)
-    assert status["state"] == "done"
+        status = wait_for_state(workdir, 1, {"done"}, timeout=90)
     received = {r.rcpt_tos[0] for r in smtp_server.handler.received}
     assert "p059@example.org" not in received
     assert len(received) == 59 and status["sent"] == 59

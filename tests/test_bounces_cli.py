@@ -32,17 +32,10 @@ def _profile(tmp_path: Path, extra: str, *, bounce: str = "bounces@example.org")
 
 
 def _inbound(workdir: Workdir, raw: bytes, *, check_code: int = 0) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "mailer", "inbound"],
-        input=raw,
-        cwd=workdir.path,
-        env=workdir.env,
-        capture_output=True,
-        timeout=120,
-    )
+    result = workdir.run("inbound", input=raw, check=False)
     assert result.returncode == check_code, result.stderr
-    assert b"Traceback" not in result.stderr
-    return result.stdout.decode()
+    assert "Traceback" not in result.stderr
+    return result.stdout
 
 
 def test_inbound_reads_no_more_than_its_limit(workdir: Workdir) -> None:
@@ -114,16 +107,9 @@ def test_inbound_asks_the_mta_to_retry_when_the_database_is_down(workdir: Workdi
             "MAILER_SECRET_KEY": "inbound-test-secret-key-0123456789",
         }
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "mailer", "inbound"],
-        input=sample("dsn-hard-gmail.eml", None),
-        cwd=workdir.path,
-        env=workdir.env,
-        capture_output=True,
-        timeout=120,
-    )
+    result = workdir.run("inbound", input=sample("dsn-hard-gmail.eml", None), check=False)
     assert result.returncode == 75  # EX_TEMPFAIL: Postfix keeps the report and tries again
-    assert result.stderr.decode().count("\n") == 1
+    assert result.stderr.count("\n") == 1
 
 
 def test_inbound_takes_the_envelope_recipient_from_the_mta(workdir: Workdir) -> None:

@@ -10,23 +10,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLES, Workdir
-from tests.processes import configure_for, worker_process
+from tests.processes import configure_for, wait_for_state, worker_process
 from tests.servers import RedisServer, SMTPServer
 from tests.test_campaigns import _org, feed_url  # noqa: F401 - the fixture is used below
 
 pytestmark = pytest.mark.redis
-
-
-def _wait_state(workdir: Workdir, campaign: int, states: set[str], timeout: float = 60) -> dict:  # type: ignore[type-arg]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = workdir.run("campaigns", "status", str(campaign), "--json", check=False)
-        if result.returncode == 0:
-            status = json.loads(result.stdout)
-            if status["state"] in states:
-                return status  # type: ignore[no-any-return]
-        time.sleep(0.5)
-    raise AssertionError(f"campaign {campaign} never reached {states}")
 
 
 def test_beat_starts_scheduled_campaigns_marks_missed_ones_and_polls_feeds(
@@ -59,8 +47,8 @@ def test_beat_starts_scheduled_campaigns_marks_missed_ones_and_polls_feeds(
         == "2"
     )
     with worker_process(workdir, concurrency=1, beat=True):
-        scheduled = _wait_state(workdir, 1, {"done"})
-        missed = _wait_state(workdir, 2, {"missed"})
+        scheduled = wait_for_state(workdir, 1, {"done"})
+        missed = wait_for_state(workdir, 2, {"missed"})
         smtp_server.wait_for(2, timeout=30)  # the scheduled campaign and the feed's alert
         time.sleep(3)  # several more ticks read the feed again
     assert scheduled["sent"] == 1 and missed["sent"] == 0

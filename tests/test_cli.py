@@ -44,7 +44,7 @@ def test_send_and_status_json(workdir: Workdir) -> None:
     workdir.run("init")
     workdir.run("statements", "import", str(EXAMPLES / "statements"))
     workdir.run("subscribers", "import", str(EXAMPLES / "subscribers.csv"), "--consented")
-    workdir.run("send", "nso-export-licence-en")
+    workdir.run("send", "nso-export-licence-en", fresh=True)  # the embedded worker, from start
     status = json.loads(workdir.run("campaigns", "status", "1", "--json").stdout)
     assert status["state"] == "done"
     assert (

@@ -18,7 +18,8 @@ CTA_LABELS = {
 
 
 def test_demo_sends_one_localized_email_per_eligible_subscriber(bare_workdir: Workdir) -> None:
-    result = bare_workdir.run("demo")
+    # A new interpreter, as a new user's first command: nothing imported beforehand.
+    result = bare_workdir.run("demo", fresh=True)
     assert "sent" in result.stdout
     expected = eligible_for_nso()
     box = mailbox.Maildir(bare_workdir.path / "outbox", create=False)

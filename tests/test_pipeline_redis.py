@@ -33,7 +33,8 @@ def test_publish_through_redis_and_a_worker_into_smtp(
     workdir.run("subscribers", "import", str(EXAMPLES / "subscribers.csv"), "--consented")
     expected = eligible_for_nso()
     with worker_process(workdir):
-        workdir.run("statements", "publish", "nso-export-licence-nl", timeout=180)
+        # End to end: a new interpreter publishes through Redis to worker processes.
+        workdir.run("statements", "publish", "nso-export-licence-nl", timeout=180, fresh=True)
         received = smtp_server.wait_for(len(expected), timeout=60)
     assert len(received) == len(expected)
     assert sorted(r.rcpt_tos[0] for r in received) == sorted(expected)

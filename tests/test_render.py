@@ -80,17 +80,18 @@ def test_personal_fields_are_escaped_in_html_and_kept_in_text() -> None:
         "alert", statement, locale="fr", org=load_profile(EXAMPLES / "mailer.toml")
     )
     fields = {
-        "greeting": variant.greeting('Zoë <b>"x"</b> & co'),
+        "greeting": variant.greeting('Zoë <b>"x"</b> & l\'équipe'),
         "unsubscribe_url": "https://example.org/u/a?b=1&c=2",
         "preferences_url": "https://example.org/p",
         "view_url": "https://example.org/v",
     }
     html = variant.html.fill(fields)
     text = variant.text.fill(fields)
-    assert "Bonjour Zoë &lt;b&gt;&#x27;x&#x27;&lt;/b&gt;" not in html  # quotes escaped as &quot;
-    assert "Bonjour Zoë &lt;b&gt;&quot;x&quot;&lt;/b&gt; &amp; co," in html
+    # Both quotes escaped (an attribute could hold the name), and nothing of it left raw.
+    assert "Bonjour Zoë &lt;b&gt;&quot;x&quot;&lt;/b&gt; &amp; l&#x27;équipe," in html
+    assert "Zoë <b>" not in html and '<b>"x"' not in html and "l'équipe" not in html
     assert 'href="https://example.org/u/a?b=1&amp;c=2"' in html
-    assert 'Bonjour Zoë <b>"x"</b> & co,' in text
+    assert 'Bonjour Zoë <b>"x"</b> & l\'équipe,' in text
     assert "https://example.org/u/a?b=1&c=2" in text
     assert variant.subject == statement.title
     assert variant.greeting("  ") == "Bonjour,"
