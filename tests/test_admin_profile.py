@@ -39,7 +39,7 @@ def test_a_known_time_zone_is_kept(tmp_path: Path) -> None:
 
 def test_the_cli_says_so_in_one_line(workdir: Workdir) -> None:
     workdir.env["MAILER_ORG_FILE"] = str(_profile(workdir.path, "Europe/Brusels"))
-    result = workdir.run("statements", "list", check=False)
+    result = workdir.run("campaigns", "list", check=False)  # reads the profile
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert "mailer.toml" in result.stderr and "organisation.timezone" in result.stderr

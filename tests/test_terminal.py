@@ -88,7 +88,7 @@ def test_a_control_character_in_the_profile_is_a_config_error(
     with pytest.raises(ConfigError, match=f"organisation.{key}: control character"):
         load_profile(path)
     workdir.env["MAILER_ORG_FILE"] = str(path)
-    result = workdir.run("statements", "list", check=False)
+    result = workdir.run("campaigns", "list", check=False)  # reads the profile
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 

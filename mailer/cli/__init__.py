@@ -42,7 +42,8 @@ COMMANDS = {
     ),
     "tick": Entry(
         "mailer.cli.tools:tick",
-        "Do now what the beat does each minute: due scheduled campaigns, the digest, the sources.",
+        "Do now what the beat does each minute: due scheduled campaigns, held rows whose wait is "
+        "over, the digest, the sources.",
     ),
     "digest": Entry(
         "mailer.cli.tools:digest",

@@ -19,7 +19,7 @@ from mailer.render.variant import render_confirmation
 from mailer.runtime import Runtime
 from mailer.store.models import Subscriber
 from mailer.subscribers.optin import CONFIRM_MAX_AGE, confirm
-from mailer.subscribers.signup import REOPT_IN
+from mailer.subscribers.signup import REOPT_IN, SIGNUP_SOURCE
 from mailer.transport.classify import Blame, Outcome, judge
 
 __all__ = ["CONFIRM_MAX_AGE", "ConfirmResult", "confirm", "send_confirmations"]
@@ -73,6 +73,8 @@ def send_confirmations(rt: Runtime, subscriber_ids: list[int]) -> ConfirmResult:
             select(
                 Subscriber.id,
                 Subscriber.email,
+                Subscriber.name,
+                Subscriber.consent_source,
                 Subscriber.locale,
                 Subscriber.status,
                 Subscriber.attributes,
@@ -82,9 +84,13 @@ def send_confirmations(rt: Runtime, subscriber_ids: list[int]) -> ConfirmResult:
             )
         ).all()
     # An unsubscribed person only when they signed up again (their confirmation brings them back).
+    # No name typed on the signup page before the person confirms: anyone may type anything
+    # there for anyone's address ("Security team: reset your password at ..."), and the
+    # organisation's signed email would carry it into their inbox. An admin's import is
+    # the organisation's own word.
     people = [
-        (sub_id, email, locale)
-        for sub_id, email, locale, status, attributes in found
+        (sub_id, email, "" if source == SIGNUP_SOURCE else name, locale)
+        for sub_id, email, name, source, locale, status, attributes in found
         if status == "pending" or REOPT_IN in (attributes or {})
     ]
     messages = [
@@ -95,9 +101,9 @@ def send_confirmations(rt: Runtime, subscriber_ids: list[int]) -> ConfirmResult:
             campaign_id=0,
             subscriber_id=subscriber_id,
             email=email,
-            recipient=functools.partial(_recipient, rt, subscriber_id, email),
+            recipient=functools.partial(_recipient, rt, subscriber_id, email, name),
         )
-        for subscriber_id, email, locale in people
+        for subscriber_id, email, name, locale in people
     ]
     replies = deliver(rt, messages)
     for message in messages:
@@ -130,14 +136,11 @@ def _confirmation_id(rt: Runtime, subscriber_id: int) -> str:
     return f"<confirm.{nonce}.{digest}@{rt.org.sender_domain}>"
 
 
-def _recipient(rt: Runtime, subscriber_id: int, email: str) -> Recipient:
+def _recipient(rt: Runtime, subscriber_id: int, email: str, name: str) -> Recipient:
     token = rt.signer.sign_expiring(subscriber_id)
     return Recipient(
         email=email,
-        # No name before the person confirms: on the signup page anyone may type anything
-        # for anyone's address ("Security team: reset your password at ..."), and the
-        # organisation's signed email would carry it into their inbox.
-        name="",
+        name=name,
         message_id=_confirmation_id(rt, subscriber_id),
         confirm_url=f"{rt.settings.public_url}/confirm/{token}",
     )
