@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 import time
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def test_beat_starts_scheduled_campaigns_marks_missed_ones_and_polls_feeds(
     workdir.run("statements", "import", str(EXAMPLES / "statements" / "nso-export-licence.en.md"))
     workdir.run("subscribers", "add", "ana@example.org", "--locale", "en", "--consented")
     soon = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=4)).isoformat()
-    past = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)).isoformat()
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()
     assert (
         workdir.run(
             "campaigns", "create", "--statement", "nso-export-licence-en", "--at", soon
@@ -42,10 +43,19 @@ def test_beat_starts_scheduled_campaigns_marks_missed_ones_and_polls_feeds(
     )
     assert (
         workdir.run(
-            "campaigns", "create", "--statement", "nso-export-licence-en", "--at", past
+            "campaigns", "create", "--statement", "nso-export-licence-en", "--at", later
         ).stdout.strip()
         == "2"
     )
+    # A time already past is refused; the beat was down for a day: campaign 2's time is
+    # two hours past when it comes back.
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
+    with sqlite3.connect(workdir.path / "mailer.db") as connection:
+        connection.execute(
+            "UPDATE campaigns SET send_at = ? WHERE id = 2",
+            (past.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds"),),
+        )
+    connection.close()
     with worker_process(workdir, concurrency=1, beat=True):
         scheduled = wait_for_state(workdir, 1, {"done"})
         missed = wait_for_state(workdir, 2, {"missed"})
