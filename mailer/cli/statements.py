@@ -55,10 +55,19 @@ def import_(
         str | None, typer.Option(help="Translation key for files that do not declare one.")
     ] = None,
     missing: MissingOption = None,
+    update_published: Annotated[
+        bool,
+        typer.Option(
+            "--update-published",
+            help="Replace a published statement's content too (view-online pages and the "
+            "archive then show the new text, not what was sent).",
+        ),
+    ] = False,
 ) -> None:
     """Import statements; prints one id per statement imported.
 
     A translation of an announcement in progress goes at once to the subscribers held for it.
+    A published statement keeps the content its alert went out with unless --update-published.
     """
     from mailer.campaigns.languages import language_problem
     from mailer.campaigns.missing import parse_missing
@@ -90,7 +99,17 @@ def import_(
             problems += 1
             continue
         with rt.db.session() as session:
-            action = save(session, statement)
+            action = save(session, statement, replace_published=update_published)
+        if action == "published":
+            err.print(
+                f"error: {one_line(str(path))}: {one_line(statement.id)} is published and its "
+                "alert went out with the content it has: kept as sent "
+                "(--update-published replaces it)",
+                markup=False,
+                soft_wrap=True,
+            )
+            problems += 1
+            continue
         unsendable = language_problem(statement.lang, rt.org, catalogs)
         if unsendable is not None:
             err.print(

@@ -22,12 +22,17 @@ def content_hash(statement: Statement) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def save(session: Session, statement: Statement) -> str:
-    """Insert or update; returns 'created', 'updated' or 'unchanged'."""
+def save(session: Session, statement: Statement, *, replace_published: bool = False) -> str:
+    """Insert or update; returns 'created', 'updated', 'unchanged', or 'published' when the
+    row is published and its content would change: its alert went out with that content,
+    which the view-online pages and the archive show as sent (`replace_published` replaces
+    it all the same)."""
     digest = content_hash(statement)
     row = session.get(StatementRow, statement.id)
     if row is not None and row.content_hash == digest:
         return "unchanged"
+    if row is not None and row.published_at is not None and not replace_published:
+        return "published"
     values = {
         "lang": statement.lang,
         "translation_key": statement.translation_key,
