@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -19,18 +23,35 @@ def private_dir(path: Path) -> None:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write a new file, 0600 from its creation whatever the umask (no moment where another
-    local user could open it)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
+    """Write a new file (a name nobody has used: O_EXCL), 0600 from its creation whatever
+    the umask (no moment where another local user could open it)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
 
 
-def private_text(path: Path) -> IO[str]:
-    """Open a text file for writing (CSV: newline=""), 0600 when it is created; an existing
-    file keeps its mode, and loses its content."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
-    return os.fdopen(fd, "w", encoding="utf-8", newline="")
+@contextmanager
+def private_text(path: Path) -> Iterator[IO[str]]:
+    """A text file to write (CSV: newline=""), that replaces `path` once complete.
+
+    Written under a new name in the same folder (O_EXCL, 0600) and renamed over the target:
+    a file someone else made there beforehand (world-readable, another owner's, a link)
+    is replaced, never written into; an interrupted write leaves the old file as it was."""
+    absolute = path.absolute()
+    if absolute.is_relative_to("/dev") or absolute.is_relative_to("/proc"):
+        # /dev/stdout, a terminal, a pipe: nothing on disk to protect, nothing to rename.
+        with path.open("w", encoding="utf-8", newline="") as stream:
+            yield stream
+        return
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+        os.replace(name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+        raise
 
 
 def create_private(path: Path) -> None:

@@ -117,6 +117,16 @@ class TokenSigner:
             return self._legacy.verify_expiring(token, max_age)
         return self._verify_timed(token, "confirm.timed", max_age)
 
+    def issued_at(self, token: str, max_age: int) -> int | None:
+        """When (Unix seconds) a valid confirmation token was made; 0 for a legacy token
+        (older than anything that asks)."""
+        if "." in token:
+            return 0 if self._legacy.verify_expiring(token, max_age) is not None else None
+        value = self._timed["confirm.timed"].open(token, _TIMED_LENGTH)
+        if value is None or self._verify_timed(token, "confirm.timed", max_age) is None:
+            return None
+        return int(value & (2 ** (8 * _ISSUED) - 1))
+
     def sign_csrf(self, subscriber_id: int) -> str:
         """A form token bound to one subscriber's preference page."""
         return self._sign_timed(subscriber_id, "csrf")

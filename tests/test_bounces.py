@@ -365,6 +365,11 @@ def test_soft_bounces_add_up_over_days_and_a_delivery_resets_them(run: InProcess
     # The same message reported twice (delayed, then failed) is one soft bounce.
     assert "soft bounce 1 of 3" in soft(hana, campaigns[0], day + dt.timedelta(days=2))
     assert "soft bounce 2 of 3" in soft(hana, campaigns[1], day + dt.timedelta(days=5))
+    # A stranger's "delivered" report naming her address does not start the count again.
+    forged = sample(
+        "dsn-delivered.eml", Sent("bounces@example.org", "hana@example.net", "<x@elsewhere>", 0)
+    )
+    assert "not acted on" in _feed(run, forged, day + dt.timedelta(days=6))
     assert _status(run, "hana@example.net") == "subscribed"
     third = soft(hana, campaigns[2], day + dt.timedelta(days=9))
     assert "bounced after 3 soft bounces over 8 days" in third

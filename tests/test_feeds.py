@@ -25,7 +25,7 @@ from tests.inprocess import EXAMPLES
 from tests.servers import free_port
 
 
-def _rss(*items: tuple[str, str]) -> bytes:
+def _rss(*items: tuple[str, str], language: str = "en") -> bytes:
     entries = "".join(
         f"<item><title>{title}</title><guid>{link or title}</guid><link>{link}</link>"
         "<description>The court confirmed today that the export licence is withdrawn.</description>"
@@ -34,7 +34,7 @@ def _rss(*items: tuple[str, str]) -> bytes:
     )
     return (
         '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Press</title>'
-        f"<language>en</language>{entries}</channel></rss>"
+        f"<language>{language}</language>{entries}</channel></rss>"
     ).encode()
 
 
@@ -80,6 +80,7 @@ MARKED = "__mailer_unsubscribe_url__"  # the fixed marker of before, in a third 
 class _Handler(http.server.BaseHTTPRequestHandler):
     other = ""  # base URL of the second server, on another loopback address
     # The organisation's own feed, as the test makes it grow.
+    language = "en"  # what the organisation's feed declares
     org_items: tuple[tuple[str, str], ...] = (
         ("Spyware found on activists' phones", "https://example.org/?p=101"),
     )
@@ -102,7 +103,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             "/marked": lambda: self._send(
                 _rss(("Spyware firm loses appeal", f"https://evil.example/c?u={MARKED}"))
             ),
-            "/org.rss": lambda: self._send(_rss(*_Handler.org_items)),
+            "/org.rss": lambda: self._send(_rss(*_Handler.org_items, language=_Handler.language)),
             "/partner.rss": lambda: self._send(
                 _rss(
                     (
@@ -485,3 +486,11 @@ def test_a_published_feed_entry_keeps_what_was_sent_and_an_old_id_keeps_its_aler
     with run.rt.db.session() as session:
         (row,) = session.scalars(select(StatementRow)).all()
     assert (row.id, row.title) == (f"{old}-en", "Spyware found on activists' phones")
+    # The feed now says its entries are French: no new version under the published alert.
+    _Handler.language = "fr"
+    try:
+        assert poll_sources(run.rt.db, run.rt.org) == []
+    finally:
+        _Handler.language = "en"
+    with run.rt.db.session() as session:
+        assert [r.id for r in session.scalars(select(StatementRow))] == [f"{old}-en"]

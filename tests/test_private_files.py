@@ -37,7 +37,11 @@ def test_nothing_with_people_s_data_is_readable_by_other_users(
     )
     workdir.run("subscribers", "import", str(people), "--consented", check=False)
     workdir.run("statements", "import", str(SEED), "--publish")
-    workdir.run("subscribers", "export", str(workdir.path / "export.csv"))
+    # A file someone else left there, open to all, is replaced, never written into.
+    planted = workdir.path / "export.csv"
+    planted.write_text("planted\n", encoding="utf-8")
+    planted.chmod(0o666)
+    workdir.run("subscribers", "export", str(planted))
     database = workdir.path / "mailer.db"
     files = [
         database,

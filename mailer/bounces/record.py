@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 __all__ = ["Recorded", "Recorder", "digest_of"]
 
 # What a report changes for its person when it is proven to be about our message.
-_ACTING = frozenset({Kind.HARD, Kind.SOFT, Kind.COMPLAINT})
+# (A delivery or an auto-reply ends a run of soft bounces: one a stranger wrote must not.)
+_ACTING = frozenset({Kind.HARD, Kind.SOFT, Kind.COMPLAINT, Kind.DELIVERED, Kind.AUTO_REPLY})
 
 log = logging.getLogger("mailer.bounces")
 _SHOWN = 3

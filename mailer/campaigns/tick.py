@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field, replace
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailer.campaigns.digest import create_digest, digest_due, last_digest
@@ -60,11 +61,26 @@ def _store(session: Session, source: Source, entry: FeedEntry) -> tuple[Statemen
     third-party feed must not rewrite what the organisation sent (import it by hand)."""
     statement = entry.statement
     if entry.legacy_id != statement.id and session.get(StatementRow, statement.id) is None:
-        legacy = session.get(StatementRow, entry.legacy_id)
-        if legacy is not None and legacy.source == source.name:
-            # Written by this feed before ids named their source: it keeps its id and key.
-            statement = replace(statement, id=legacy.id, translation_key=legacy.translation_key)
+        # Written by this feed before ids named their source (the guid alone: the id's key
+        # is the group's): the entry keeps that id and group.
+        legacy_key = entry.legacy_id.rsplit("-", 1)[0]
+        legacy = session.scalars(
+            select(StatementRow.id)
+            .where(StatementRow.translation_key == legacy_key, StatementRow.source == source.name)
+            .limit(1)
+        ).first()
+        if legacy is not None:
+            statement = replace(statement, id=entry.legacy_id, translation_key=legacy_key)
     row = session.get(StatementRow, statement.id)
+    if row is None and _published_group(session, statement.translation_key):
+        # Another language of an entry already announced (a feed that changed its
+        # <language>): new text under an alert that went out, never from a feed.
+        log.warning(
+            "source %s: entry %s left alone: its group was published already",
+            source.name,
+            statement.id,
+        )
+        return statement, "refused"
     if row is not None and row.source != source.name:
         log.warning(
             "source %s: entry %s left alone: that statement came from %s",
@@ -90,6 +106,18 @@ class Ticked:
 
     campaigns: list[int] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
+
+
+def _published_group(session: Session, translation_key: str) -> bool:
+    found = session.scalars(
+        select(StatementRow.id)
+        .where(
+            StatementRow.translation_key == translation_key,
+            StatementRow.published_at.is_not(None),
+        )
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 def tick(db: Database, org: OrgProfile, *, now: dt.datetime | None = None) -> list[int]:

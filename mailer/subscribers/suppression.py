@@ -67,11 +67,21 @@ def legacy_hash(salt: bytes, email_key: str) -> str | None:
     return address_hash(salt, legacy) if legacy != email_key else None
 
 
+# Reasons a person may lift by signing up again (they chose to leave) rank below the ones
+# the address itself earned (dead, or a spam report): the graver reason is the one kept, so
+# that an address that bounced after its owner unsubscribed is never mailed again.
+_GRAVITY = {"unsubscribed": 1, "erased": 1, "bounced": 2, "complained": 3}
+
+
 def suppress(session: Session, email_key: str, reason: str) -> None:
-    """Add an address to the list (idempotent; the first reason is kept)."""
+    """Add an address to the list (idempotent; a graver reason replaces a lighter one)."""
     digest = address_hash(_salt(session), email_key)
-    if session.get(Suppression, digest) is None:
+    row = session.get(Suppression, digest)
+    if row is None:
         session.add(Suppression(email_hash=digest, reason=reason, key_form="lower"))
+        session.flush()
+    elif _GRAVITY.get(reason, 0) > _GRAVITY.get(row.reason or "", 0):
+        row.reason = reason
         session.flush()
 
 
