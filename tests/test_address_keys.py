@@ -148,3 +148,72 @@ def test_a_database_of_before_keeps_out_whom_it_kept_out(database_url: str, tmp_
         assert report.suppressed == 1
     finally:
         db.dispose()
+
+
+def test_a_punycode_domain_and_its_unicode_form_are_one_person(
+    db: Database, tmp_path: Path
+) -> None:
+    from mailer.subscribers.validate import normalise_email
+
+    assert normalise_email("Victim@XN--exmple-cua.org") == "Victim@exämple.org"
+    first = import_csv(db, _write(tmp_path, "email\nvictim@exämple.org\n"), consented=True)
+    assert first.created == 1
+    with db.session() as session:
+        forget(session, "victim@exämple.org")  # erased: kept out under either spelling
+    again = import_csv(
+        db,
+        _write(tmp_path, "email\nvictim@xn--exmple-cua.org\nvictim@exämple.org\n"),
+        consented=True,
+    )
+    assert again.created == 0 and again.suppressed == 2
+
+
+def test_subscribers_stored_with_a_punycode_domain_are_rewritten(
+    database_url: str, tmp_path: Path
+) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0007")
+
+    def digest(key: str) -> str:
+        return hmac.digest(SALT, key.encode(), "sha256").hex()
+
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO meta (key, value) VALUES ('suppression_salt', :v)"),
+            {"v": SALT.hex()},
+        )
+        for email, status in (
+            ("left@xn--exmple-cua.org", "unsubscribed"),  # stored as typed, suppressed
+            ("stays@example.org", "subscribed"),
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO subscribers (email, email_key, email_hash, name, topics, "
+                    "topic_keys, list_keys, alert_pref, lists, status, attributes, created_at, "
+                    "updated_at) VALUES (:email, :email, :hash, '', '[]', '', '', 'alerts', "
+                    "'[]', :status, '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"email": email, "hash": digest(email), "status": status},
+            )
+        connection.execute(
+            text(
+                "INSERT INTO suppressions (email_hash, reason, created_at, key_form) "
+                "VALUES (:hash, 'unsubscribed', CURRENT_TIMESTAMP, 'lower')"
+            ),
+            {"hash": digest("left@xn--exmple-cua.org")},
+        )
+    engine.dispose()
+    db = open_database(database_url)  # migrates to head: 0008 rewrites the domain
+    try:
+        with db.session() as session:
+            left = get_by_email(session, "left@xn--exmple-cua.org")  # typed either way
+            assert (left.email, left.email_key) == ("left@exämple.org", "left@exämple.org")
+            assert get_by_email(session, "stays@example.org").email == "stays@example.org"
+        report = import_csv(db, _write(tmp_path, "email\nleft@exämple.org\n"), consented=True)
+        assert report.created == 0 and report.suppressed == 1
+    finally:
+        db.dispose()

@@ -112,13 +112,17 @@ _SPECIAL_TLDS = {
 
 
 def normalise_email(value: str) -> str:
-    """Trim, check the syntax (no DNS), lower-case the domain; InvalidAddress when invalid."""
+    """Trim, check the syntax (no DNS), lower-case the domain, in its Unicode form (a punycode
+    `xn--` domain is decoded); InvalidAddress when invalid."""
     text = value.strip()
     if not text:
         raise InvalidAddress("empty address", field="email")
     simple = _SIMPLE.match(text)
     if (
         simple
+        # A punycode domain takes the long way: its Unicode form is the one kept, so that
+        # one mailbox typed both ways is one person (and one suppression entry).
+        and "xn--" not in simple.group("domain").lower()
         and len(text) <= 254
         and len(simple.group("local")) <= 64
         and simple.group("tld").lower() not in _SPECIAL_TLDS
