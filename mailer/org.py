@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import re
 import tomllib
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from mailer import profile_fields as fields
 from mailer.errors import ConfigError
 from mailer.locales import fallback_chain, normalise_locale
-from mailer.urls import url_problem
 
 __all__ = ["DefaultAction", "LocaleProfile", "OrgProfile", "Source", "chain_for", "load_profile"]
 
@@ -137,15 +135,16 @@ def load_profile(path: Path | None) -> OrgProfile:
         raise ConfigError(where, f"cannot read: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(where, f"not valid TOML: {exc}") from exc
-    _refuse_control_characters(where, data, "")
+    fields.refuse_control_characters(where, data, "")
     org = data.get("organisation", {})
     if not isinstance(org, dict):
         raise ConfigError(where, "[organisation] must be a table")
     defaults = OrgProfile()
     locales = tuple(
-        _locale(where, "organisation.locales", v) for v in org.get("locales", defaults.locales)
+        fields.locale(where, "organisation.locales", v)
+        for v in org.get("locales", defaults.locales)
     )
-    default_locale = _locale(
+    default_locale = fields.locale(
         where,
         "organisation.default_locale",
         org.get("default_locale", locales[0] if locales else "en"),
@@ -155,94 +154,47 @@ def load_profile(path: Path | None) -> OrgProfile:
     if not isinstance(data.get("sources", []), list):
         raise ConfigError(where, "sources must be [[sources]] tables")
     per_locale = {
-        _locale(where, f"locales.{key}", key): _locale_profile(where, key, value)
+        fields.locale(where, f"locales.{key}", key): _locale_profile(where, key, value)
         for key, value in data.get("locales", {}).items()
     }
     return OrgProfile(
-        name=_text(where, org, "name", defaults.name),
-        address=_text(where, org, "address", defaults.address),
-        website=_url(
+        name=fields.text(where, org, "name", defaults.name),
+        address=fields.text(where, org, "address", defaults.address),
+        website=fields.url(
             where,
             "organisation.website",
-            _text(where, org, "website", defaults.website),
+            fields.text(where, org, "website", defaults.website),
             mailto=False,
         ),
-        from_address=_address(where, org, "from_address", defaults.from_address),
+        from_address=fields.address(where, org, "from_address", defaults.from_address),
         bounce_address=_bounce_address(where, org),
-        unsubscribe_address=_optional_address(where, org, "unsubscribe_address"),
-        list_id=_list_id(
+        unsubscribe_address=fields.optional_address(where, org, "unsubscribe_address"),
+        list_id=fields.list_id(
             where,
-            _text(
+            fields.text(
                 where,
                 org,
                 "list_id",
-                f"alerts.{_address(where, org, 'from_address', defaults.from_address).rpartition('@')[2]}",
+                f"alerts.{fields.address(where, org, 'from_address', defaults.from_address).rpartition('@')[2]}",
             ),
         ),
         default_locale=default_locale,
         locales=locales or (default_locale,),
-        timezone=_timezone(where, _text(where, org, "timezone", defaults.timezone)),
+        timezone=fields.timezone(where, fields.text(where, org, "timezone", defaults.timezone)),
         missing=_missing(where, org.get("missing", "fallback")),
-        max_alerts_per_day=_count(where, org, "max_alerts_per_day", 0),
+        max_alerts_per_day=fields.count(where, org, "max_alerts_per_day", 0),
         digest=_digest(where, org.get("digest", "mon 08:00")),
-        missed_grace_seconds=_count(where, org, "missed_grace_minutes", 60) * 60,
+        missed_grace_seconds=fields.count(where, org, "missed_grace_minutes", 60) * 60,
         sources=tuple(_source(where, i, s) for i, s in enumerate(data.get("sources", []))),
         topics=_topics(where, org.get("topics", [])),
-        image_hosts=_hosts(where, org.get("image_hosts", [])),
-        archive=_flag(where, org, "archive", True),
-        name_elides=_optional_flag(where, org, "name_elides"),
+        image_hosts=fields.hosts(where, org.get("image_hosts", [])),
+        archive=fields.flag(where, org, "archive", True),
+        name_elides=fields.optional_flag(where, org, "name_elides"),
         per_locale=per_locale,
-        verp=_flag(where, org, "verp", True),
-        soft_bounce_limit=_count(where, org, "soft_bounce_limit", 3) or _at_least_one(where),
-        soft_bounce_days=_count(where, org, "soft_bounce_days", 7),
+        verp=fields.flag(where, org, "verp", True),
+        soft_bounce_limit=fields.count(where, org, "soft_bounce_limit", 3) or _at_least_one(where),
+        soft_bounce_days=fields.count(where, org, "soft_bounce_days", 7),
     )
-
-
-def _refuse_control_characters(where: str, value: object, path: str) -> None:
-    """No profile value may hold a control character: a CR/LF in a name or an address line
-    would start a new header line (a `Bcc:`) in every message that shows it (RFC 5322 2.2)."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _refuse_control_characters(where, key, path or "key")
-            _refuse_control_characters(where, item, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _refuse_control_characters(where, item, f"{path}[{index}]")
-    elif isinstance(value, str):
-        for char in value:
-            if unicodedata.category(char) in {"Cc", "Zl", "Zp"}:
-                raise ConfigError(
-                    where, f"{path}: control character U+{ord(char):04X} not allowed in a value"
-                )
-
-
-_HOST = re.compile(
-    r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
-)
-
-
-def _hosts(where: str, value: object) -> tuple[str, ...]:
-    if not isinstance(value, list) or len(value) > 50:
-        raise ConfigError(where, "organisation.image_hosts must be a list of at most 50 host names")
-    hosts = []
-    for index, item in enumerate(value):
-        host = item.strip().lower().rstrip(".") if isinstance(item, str) else ""
-        if not _HOST.match(host):
-            raise ConfigError(
-                where,
-                f"organisation.image_hosts[{index}] must be a host name like images.example.org",
-            )
-        hosts.append(host)
-    return tuple(dict.fromkeys(hosts))
-
-
-def _url(where: str, key: str, value: str, *, mailto: bool = True) -> str:
-    problem = url_problem(value)
-    if problem is None and not mailto and value.lower().startswith("mailto:"):
-        problem = "must be an https:// or http:// URL"
-    if problem is not None:
-        raise ConfigError(where, f"{key}: {problem}")
-    return value.strip()
 
 
 def _at_least_one(where: str) -> int:
@@ -252,7 +204,7 @@ def _at_least_one(where: str) -> int:
 def _bounce_address(where: str, table: dict[str, Any]) -> str | None:
     if table.get("bounce_address") in (None, ""):
         return None
-    value = _address(where, table, "bounce_address", "")
+    value = fields.address(where, table, "bounce_address", "")
     from mailer.bounces.verp import MAX_BOUNCE_LOCAL
 
     local = value.rpartition("@")[0]
@@ -266,27 +218,6 @@ def _bounce_address(where: str, table: dict[str, Any]) -> str | None:
 
 
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def _optional_flag(where: str, table: dict[str, Any], key: str) -> bool | None:
-    value = table.get(key)
-    if value is not None and not isinstance(value, bool):
-        raise ConfigError(where, f"organisation.{key} must be true or false, not {value!r}")
-    return value
-
-
-def _count(where: str, table: dict[str, Any], key: str, default: int) -> int:
-    value = table.get(key, default)
-    if not isinstance(value, int) or value < 0:
-        raise ConfigError(where, f"organisation.{key} must be a whole number >= 0")
-    return value
-
-
-def _flag(where: str, table: dict[str, Any], key: str, default: bool) -> bool:
-    value = table.get(key, default)
-    if not isinstance(value, bool):
-        raise ConfigError(where, f"organisation.{key} must be true or false")
-    return value
 
 
 def _digest(where: str, value: object) -> str | None:
@@ -333,7 +264,7 @@ def _source(where: str, index: int, value: object) -> Source:
     if url is not None:
         if not isinstance(url, str):
             raise ConfigError(where, f"sources[{index}].url must be a string")
-        url = _url(where, f"sources[{index}].url", url, mailto=False)
+        url = fields.url(where, f"sources[{index}].url", url, mailto=False)
     if directory is not None and not isinstance(directory, str):
         raise ConfigError(where, f"sources[{index}].directory must be a string")
     publish = value.get("publish", False)
@@ -341,7 +272,7 @@ def _source(where: str, index: int, value: object) -> Source:
         raise ConfigError(where, f"sources[{index}].publish must be true or false, not {publish!r}")
     lang = value.get("lang")
     if lang is not None:
-        lang = _locale(where, f"sources[{index}].lang", lang)
+        lang = fields.locale(where, f"sources[{index}].lang", lang)
     urgency = value.get("urgency", "news")
     if urgency not in ("alert", "news"):
         raise ConfigError(where, f"sources[{index}].urgency must be alert or news, not {urgency!r}")
@@ -388,69 +319,6 @@ def _missing(where: str, value: object) -> str:
         raise ConfigError(where, str(exc)) from exc
 
 
-def _timezone(where: str, name: str) -> str:
-    """An IANA time zone this machine knows: `--at`, the digest and the missed grace read it."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigError(
-            where,
-            f"organisation.timezone: unknown time zone {name!r} "
-            "(an IANA name such as Europe/Brussels or UTC)",
-        ) from exc
-    return name
-
-
-def _text(where: str, table: dict[str, Any], key: str, default: str) -> str:
-    value = table.get(key, default)
-    if not isinstance(value, str) or not value.strip() or len(value) > 300:
-        raise ConfigError(
-            where, f"organisation.{key} must be a non-empty string of at most 300 characters"
-        )
-    return value.strip()
-
-
-def _optional_address(where: str, table: dict[str, Any], key: str) -> str | None:
-    if table.get(key) is None:
-        return None
-    return _address(where, table, key, "")
-
-
-def _optional_text(where: str, key: str, value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > 300:
-        raise ConfigError(where, f"{key} must be text of at most 300 characters")
-    return value.strip() or None
-
-
-# One plain address: no display name, no list, nothing a header could read as more.
-_PLAIN_ADDRESS = re.compile(r"^[^\s@<>,;:\"()\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
-
-
-def _address(where: str, table: dict[str, Any], key: str, default: str) -> str:
-    value = _text(where, table, key, default)
-    if not _PLAIN_ADDRESS.match(value):
-        raise ConfigError(where, f"organisation.{key} is not an email address: {value!r}")
-    return value
-
-
-def _list_id(where: str, value: str) -> str:
-    # RFC 2919: the list-id is a dot-atom (it goes between < > in List-Id).
-    if not re.fullmatch(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+", value):
-        raise ConfigError(
-            where, f"organisation.list_id must look like alerts.example.org, not {value!r}"
-        )
-    return value
-
-
-def _locale(where: str, key: str, value: object) -> str:
-    locale = normalise_locale(value) if isinstance(value, str) else None
-    if locale is None:
-        raise ConfigError(where, f"{key}: unknown locale {value!r}")
-    return locale
-
-
 def _locale_profile(where: str, key: str, value: object) -> LocaleProfile:
     if not isinstance(value, dict):
         raise ConfigError(where, f"[locales.{key}] must be a table")
@@ -466,15 +334,17 @@ def _locale_profile(where: str, key: str, value: object) -> LocaleProfile:
         actions.append(
             DefaultAction(
                 kind=str(item["kind"]),
-                url=_url(where, f"locales.{key}.cta[{index}].url", str(item["url"])),
+                url=fields.url(where, f"locales.{key}.cta[{index}].url", str(item["url"])),
                 label=label,
             )
         )
     return LocaleProfile(
-        sender_name=_optional_text(where, f"locales.{key}.sender_name", value.get("sender_name")),
-        address=_optional_text(where, f"locales.{key}.address", value.get("address")),
+        sender_name=fields.optional_text(
+            where, f"locales.{key}.sender_name", value.get("sender_name")
+        ),
+        address=fields.optional_text(where, f"locales.{key}.address", value.get("address")),
         fallback=tuple(
-            _locale(where, f"locales.{key}.fallback", v) for v in value.get("fallback", [])
+            fields.locale(where, f"locales.{key}.fallback", v) for v in value.get("fallback", [])
         ),
         actions=tuple(actions),
     )
