@@ -13,9 +13,7 @@ opened read-only.
 from __future__ import annotations
 
 import os
-import smtplib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from mailer.config import FIELDS, PREFIX, Settings, load_settings, read_field
@@ -25,8 +23,18 @@ from mailer.doctor_content import (
     read_only_engine,
     statements_verdict,
 )
-from mailer.errors import ConfigError, MailerError
-from mailer.redact import mask_credentials
+from mailer.doctor_services import (
+    Check,
+    bounce_mailbox,
+    broker,
+    database,
+    dkim,
+    files,
+    skip,
+    transport,
+    warn,
+)
+from mailer.errors import ConfigError
 from mailer.secret import MIN_SECRET_LENGTH, RECOMMENDED_SECRET_LENGTH, key_file_problem
 
 __all__ = ["Check", "run_checks"]
@@ -34,32 +42,6 @@ __all__ = ["Check", "run_checks"]
 
 # Stands for a refused key so that the other parts are still checked; never signs anything.
 _STAND_IN_KEY = "doctor-stand-in-for-a-refused-key-0123456789"
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    """One verdict; its detail never shows a password (URLs, `password=` values).
-
-    `mark` is how the line starts: "ok", "FAIL", or, for a line that does not fail doctor,
-    "warn" (something to know) or "skip" (not checked, and why)."""
-
-    name: str
-    ok: bool
-    detail: str
-    mark: str = ""
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "detail", mask_credentials(self.detail))
-        if not self.mark:
-            object.__setattr__(self, "mark", "ok" if self.ok else "FAIL")
-
-
-def _warn(name: str, detail: str) -> Check:
-    return Check(name, True, detail, "warn")
-
-
-def _skip(name: str, detail: str) -> Check:
-    return Check(name, True, detail, "skip")
 
 
 def _variables(environ: Mapping[str, str]) -> Iterator[Check]:
@@ -82,135 +64,6 @@ def _variables(environ: Mapping[str, str]) -> Iterator[Check]:
         yield Check("configuration", True, "every MAILER_ variable is valid")
 
 
-def _database(settings: Settings) -> Check:
-    from sqlalchemy.orm import sessionmaker
-
-    from mailer.store.db import SCHEMA_HEAD, Database, current_revision
-
-    try:
-        engine = read_only_engine(settings.database_url)
-        if isinstance(engine, str):
-            return Check("database", False, engine)
-        revision = current_revision(Database(engine, sessionmaker(engine)))
-        engine.dispose()
-    except Exception as exc:  # any driver error is the answer
-        return Check(
-            "database", False, f"cannot open {settings.database_url}: {str(exc).splitlines()[0]}"
-        )
-    if revision != SCHEMA_HEAD:
-        return Check(
-            "database",
-            False,
-            f"schema at {revision or 'nothing'}, expected {SCHEMA_HEAD}: run `mailer init`",
-        )
-    return Check("database", True, f"reachable, schema {revision}")
-
-
-def _files(settings: Settings) -> Check:
-    """People's data on disk (the SQLite database and its WAL, the maildir outbox) must not
-    be readable by other local users (the data folder's key and journals are 0600 anyway)."""
-    places: list[Path] = []
-    if settings.database_url.startswith("sqlite:///"):
-        database = Path(settings.database_url.removeprefix("sqlite:///"))
-        places += [database, Path(f"{database}-wal"), Path(f"{database}-shm")]
-    if settings.transport_url.startswith("maildir:"):
-        outbox = Path(settings.transport_url.split(":", 1)[1].removeprefix("//"))
-        places += [outbox, outbox / "new", outbox / "cur"]
-    open_to_others = [
-        f"{place} ({place.stat().st_mode & 0o777:o})"
-        for place in places
-        if place.exists() and place.stat().st_mode & 0o077
-    ]
-    if open_to_others:
-        return _warn(
-            "files",
-            "readable by other local users: "
-            + ", ".join(open_to_others[:4])
-            + " (chmod go= them: they hold people's addresses and personal links)",
-        )
-    return Check("files", True, "people's data is readable by its owner only")
-
-
-def _broker(settings: Settings) -> Check:
-    if settings.embedded:
-        return Check("broker", True, "memory:// (a worker runs inside each command)")
-    import redis
-
-    try:
-        redis.Redis.from_url(settings.broker_url, socket_connect_timeout=3, socket_timeout=3).ping()
-    except Exception as exc:
-        return Check("broker", False, f"cannot reach {settings.broker_url}: {exc}")
-    return Check("broker", True, f"{settings.broker_url} answers PING")
-
-
-def _transport(settings: Settings) -> Check:
-    url = settings.transport_url
-    if url.startswith("maildir:"):
-        path = Path(url.split(":", 1)[1].removeprefix("//"))
-        # The nearest folder that exists: the outbox is made there on the first send.
-        target = next((p for p in (path, *path.parents) if p.exists()), Path("."))
-        if os.access(target, os.W_OK):
-            made = "" if path.exists() else " (created on the first send)"
-            return Check("transport", True, f"maildir {path} is writable{made}")
-        return Check("transport", False, f"maildir {path}: not writable")
-    if url.startswith("memory:"):
-        return Check("transport", True, "memory (tests only)")
-    from mailer.transport.factory import parse_smtp_url
-    from mailer.transport.smtp import SMTPConnection
-
-    smtp = parse_smtp_url(url)
-    transport = SMTPConnection(smtp)
-    try:
-        refused = transport.open()  # connect, EHLO, STARTTLS and AUTH as configured; sends nothing
-        if refused is not None:
-            return Check("smtp", False, f"{smtp.host}:{smtp.port}: {refused}")
-    except MailerError as exc:
-        return Check("smtp", False, f"{smtp.host}:{smtp.port}: {exc}")
-    except (TimeoutError, OSError, smtplib.SMTPException) as exc:
-        return Check("smtp", False, f"{smtp.host}:{smtp.port}: {exc}")
-    finally:
-        transport.close()
-    return Check("smtp", True, f"{smtp.host}:{smtp.port} accepts connections ({smtp.security})")
-
-
-def _dkim(settings: Settings, *, profile_refused: bool = False) -> Check:
-    if settings.dkim is None:
-        return Check("dkim", True, "not configured (optional)")
-    from mailer.alignment import aligned, organizational_domain
-    from mailer.dkim_sign import Signer
-
-    selector, domain, key = settings.dkim
-    try:
-        Signer.from_file(selector, domain, key).sign(
-            b"From: a@" + domain.encode() + b"\r\nTo: b@example.org\r\nSubject: t\r\n\r\nt\r\n"
-        )
-    except Exception as exc:
-        return Check(
-            "dkim",
-            False,
-            f"key {key} cannot sign: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
-        )
-    _, org = (None, None) if profile_refused else profile_verdict(settings)
-    if org is None:
-        return _skip("dkim", "the key signs; alignment not checked: the profile is wrong (above)")
-    sender = org.sender_domain
-    if not aligned(domain, sender):
-        # RFC 7489 3.1.1: relaxed alignment wants the same Organizational Domain.
-        return Check(
-            "dkim",
-            False,
-            f"signs as {domain}, which does not align with the From domain {sender} "
-            f"({organizational_domain(domain)} is not {organizational_domain(sender)}): DMARC "
-            f"fails; set MAILER_DKIM_DOMAIN to {sender} or one of its subdomains",
-        )
-    return Check(
-        "dkim",
-        True,
-        f"signs as {selector}._domainkey.{domain}, aligned with From {sender}; "
-        "publish its public key in DNS",
-    )
-
-
 def _profile(settings: Settings) -> Check:
     verdict, _ = profile_verdict(settings)
     return Check("profile", verdict.ok, verdict.detail, "warn" if verdict.warning else "")
@@ -219,7 +72,7 @@ def _profile(settings: Settings) -> Check:
 def _catalogs(settings: Settings) -> Check:
     _, org = profile_verdict(settings)
     if org is None:
-        return _skip("catalogs", "not checked: the profile is wrong (above)")
+        return skip("catalogs", "not checked: the profile is wrong (above)")
     verdict = catalogs_verdict(org)
     return Check("catalogs", verdict.ok, verdict.detail)
 
@@ -227,21 +80,21 @@ def _catalogs(settings: Settings) -> Check:
 def _statements(settings: Settings) -> Check:
     _, org = profile_verdict(settings)
     if org is None:
-        return _skip("statements", "not checked: the profile is wrong (above)")
+        return skip("statements", "not checked: the profile is wrong (above)")
     try:
         engine = read_only_engine(settings.database_url)
         if isinstance(engine, str):
-            return _skip("statements", "not checked: no database (above)")
+            return skip("statements", "not checked: no database (above)")
         from sqlalchemy import inspect
 
         if not inspect(engine).has_table("statements"):
-            return _skip("statements", "not checked: the schema is not there (above)")
+            return skip("statements", "not checked: the schema is not there (above)")
         verdict = statements_verdict(engine, org)
         engine.dispose()
     except Exception as exc:  # an unreachable database is the database check's line
-        return _skip("statements", f"not checked: {str(exc).splitlines()[0][:200]}")
+        return skip("statements", f"not checked: {str(exc).splitlines()[0][:200]}")
     if verdict.warning:
-        return _warn("statements", verdict.detail)
+        return warn("statements", verdict.detail)
     return Check("statements", verdict.ok, verdict.detail)
 
 
@@ -249,7 +102,7 @@ def _secret_key(
     settings: Settings, environ: Mapping[str, str], *, not_made: Path | None = None
 ) -> Check:
     if not_made is not None:
-        return _warn(
+        return warn(
             "secret key",
             f"none yet: `mailer init` (or any first command) generates {not_made}",
         )
@@ -273,23 +126,6 @@ def _secret_key(
         True,
         f"generated in {path} ({MIN_SECRET_LENGTH}+ characters, readable by its owner only)",
     )
-
-
-def _bounce_mailbox(settings: Settings) -> Check:
-    if not settings.bounce_mailbox:
-        return Check(
-            "bounce mailbox",
-            True,
-            "MAILER_BOUNCE_MAILBOX is not set (optional: reports then come only through "
-            "`mailer inbound`)",
-            "skip",
-        )
-    from mailer.bounces.mailbox import MailboxError, probe
-
-    try:
-        return Check("bounce mailbox", True, probe(settings.bounce_mailbox))
-    except MailboxError as exc:
-        return Check("bounce mailbox", False, str(exc))
 
 
 def _key_file_to_be_made(env: dict[str, str]) -> Path | None:
@@ -377,20 +213,20 @@ def run_checks(environ: Mapping[str, str] | None = None) -> list[Check]:
     def secret_key(current: Settings) -> Check:
         return _secret_key(current, env, not_made=not_made)
 
-    def dkim(current: Settings) -> Check:
-        return _dkim(current, profile_refused=f"{PREFIX}ORG_FILE" in reported)
+    def dkim_key(current: Settings) -> Check:
+        return dkim(current, profile_refused=f"{PREFIX}ORG_FILE" in reported)
 
     steps: list[tuple[str, Callable[[Settings], Check]]] = [
         ("secret key", secret_key),
         ("profile", _profile),
-        ("database", _database),
-        ("broker", _broker),
-        ("transport", _transport),
-        ("files", _files),
-        ("dkim", dkim),
+        ("database", database),
+        ("broker", broker),
+        ("transport", transport),
+        ("files", files),
+        ("dkim", dkim_key),
         ("catalogs", _catalogs),
         ("statements", _statements),
-        ("bounce mailbox", _bounce_mailbox),
+        ("bounce mailbox", bounce_mailbox),
     ]
     for name, step in steps:
         refused = [
@@ -399,7 +235,7 @@ def run_checks(environ: Mapping[str, str] | None = None) -> list[Check]:
             if f"{PREFIX}{variable}" in reported
         ]
         if refused:
-            checks.append(_skip(name, f"not checked: {', '.join(refused)} is wrong (above)"))
+            checks.append(skip(name, f"not checked: {', '.join(refused)} is wrong (above)"))
             continue
         try:
             checks.append(step(settings))
