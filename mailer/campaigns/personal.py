@@ -4,15 +4,48 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from mailer.bounces.verp import verp_sender
 from mailer.campaigns.links import recipient_for
-from mailer.compose import MessageTemplate, Recipient
+from mailer.compose import MessageTemplate, Recipient, build_template
 from mailer.runtime import Runtime
 from mailer.transport.base import Outgoing
 from mailer.transport.classify import Reply
 
-__all__ = ["PersonalMessage", "campaign_outgoing", "deliver", "envelope_sender", "outgoing"]
+if TYPE_CHECKING:
+    from mailer.render.variant import RenderedEmail
+
+__all__ = [
+    "PersonalMessage",
+    "campaign_outgoing",
+    "deliver",
+    "envelope_sender",
+    "org_template",
+    "outgoing",
+]
+
+
+def org_template(
+    rt: Runtime,
+    variant: RenderedEmail,
+    *,
+    locale: str,
+    campaign_id: int,
+    list_headers: bool = True,
+) -> MessageTemplate:
+    """The message template of a rendered variant, with the organisation's sender, envelope
+    and list for that locale (once per variant: everything personal is filled in later)."""
+    return build_template(
+        variant,
+        sender_name=rt.org.sender_name(locale),
+        sender_address=rt.org.from_address,
+        envelope_from=rt.org.envelope_from,
+        list_name=rt.org.name,
+        list_id=rt.org.list_id,
+        campaign_id=campaign_id,
+        list_headers=list_headers,
+    )
 
 
 def envelope_sender(rt: Runtime, campaign_id: int, subscriber_id: int) -> str:

@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import select
 
 from mailer.campaigns.languages import sendable_group
-from mailer.campaigns.personal import deliver, outgoing
+from mailer.campaigns.personal import deliver, org_template, outgoing
 from mailer.campaigns.plan import audience
-from mailer.compose import Recipient, build_template
+from mailer.compose import Recipient
 from mailer.errors import PermanentFailure, TemporaryFailure
 from mailer.ledger import CampaignState
 from mailer.render.variant import render_email
@@ -128,15 +128,7 @@ def send_test(
     messages = []
     for key, (locale, version) in enumerate(variants):
         variant = render_email("alert", versions[version], locale=locale, org=rt.org, test=True)
-        template = build_template(
-            variant,
-            sender_name=rt.org.sender_name(locale),
-            sender_address=rt.org.from_address,
-            envelope_from=rt.org.envelope_from,
-            list_name=rt.org.name,
-            list_id=rt.org.list_id,
-            campaign_id=0,
-        )
+        template = org_template(rt, variant, locale=locale, campaign_id=0)
         messages.append(
             outgoing(
                 rt,

@@ -18,9 +18,9 @@ from mailer.campaigns.digest import digest_period
 from mailer.campaigns.digest_items import items_of
 from mailer.campaigns.languages import sendable_group
 from mailer.campaigns.links import make_message_id
-from mailer.campaigns.personal import campaign_outgoing
+from mailer.campaigns.personal import campaign_outgoing, org_template
 from mailer.campaigns.verdicts import MAX_ATTEMPTS, BatchResult, Verdicts, sender_note
-from mailer.compose import MessageTemplate, build_template
+from mailer.compose import MessageTemplate
 from mailer.errors import NotFound
 from mailer.ledger import CampaignState, Recorder, campaigns, deliveries, replay_orphans
 from mailer.ledger.journal import journal_directory
@@ -61,15 +61,7 @@ def template_for(rt: Runtime, campaign_id: int, statement_id: str, locale: str) 
             variant = render_digest(items, locale=locale, org=rt.org, since=since, until=until)
         else:
             variant = render_email("alert", load(session, statement_id), locale=locale, org=rt.org)
-    template = build_template(
-        variant,
-        sender_name=rt.org.sender_name(locale),
-        sender_address=rt.org.from_address,
-        envelope_from=rt.org.envelope_from,
-        list_name=rt.org.name,
-        list_id=rt.org.list_id,
-        campaign_id=campaign_id,
-    )
+    template = org_template(rt, variant, locale=locale, campaign_id=campaign_id)
     if len(rt.templates) > 256:
         rt.templates.clear()
     rt.templates[key] = template

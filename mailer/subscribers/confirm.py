@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from mailer.campaigns.personal import deliver, outgoing
-from mailer.compose import MessageTemplate, Recipient, build_template
+from mailer.campaigns.personal import deliver, org_template, outgoing
+from mailer.compose import MessageTemplate, Recipient
 from mailer.i18n import available_catalogs
 from mailer.ledger import deliveries
 from mailer.org import chain_for
@@ -39,13 +39,10 @@ def _template(rt: Runtime, locale: str) -> MessageTemplate:
     key = (0, "confirm", locale)
     cached = rt.templates.get(key)
     if cached is None:
-        cached = build_template(
+        cached = org_template(
+            rt,
             render_confirmation(locale=locale, org=rt.org),
-            sender_name=rt.org.sender_name(locale),
-            sender_address=rt.org.from_address,
-            envelope_from=rt.org.envelope_from,
-            list_name=rt.org.name,
-            list_id=rt.org.list_id,
+            locale=locale,
             campaign_id=0,
             list_headers=False,
         )
