@@ -10,15 +10,13 @@ import ssl
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
 
 from mailer.transport.address import ascii_address
 from mailer.transport.base import Outgoing, build_failure
 from mailer.transport.classify import Reply, Stage
+from mailer.transport.wire import envelope_refused, read_reply, reply_text
 
 __all__ = ["SMTPConnection", "SMTPSettings"]
-
-_MAXLINE = 8193  # smtplib's limit on one reply line, plus one
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +98,7 @@ class SMTPConnection:
             self._conn = self._connect()
         except smtplib.SMTPResponseException as exc:
             # Refused at the greeting, EHLO, STARTTLS or AUTH (535: our credentials).
-            return Reply(Stage.CONNECT, exc.smtp_code, _text(exc.smtp_error))
+            return Reply(Stage.CONNECT, exc.smtp_code, reply_text(exc.smtp_error))
         except (OSError, smtplib.SMTPException) as exc:
             return Reply(Stage.CONNECT, None, f"cannot connect to {where}: {exc}")
         return None
@@ -225,7 +223,7 @@ class SMTPConnection:
             sock.sendall(envelope)
             body = _body(current)
             while True:
-                refused = _envelope_refused(reader)
+                refused = envelope_refused(reader)
                 if refused is None and isinstance(body, Reply):
                     # Its data cannot be built, and the server waits for it: only a dropped
                     # connection leaves no message behind (RFC 5321 4.1.1.4).
@@ -240,7 +238,7 @@ class SMTPConnection:
                     cleanup = (b".\r\n" if data_code == 354 else b"") + b"RSET\r\n"
                     sock.sendall(cleanup + next_envelope)
                     for _ in range(2 if data_code == 354 else 1):
-                        _reply(reader)
+                        read_reply(reader)
                     if following is None:
                         return None
                     current, following = following, None
@@ -260,7 +258,7 @@ class SMTPConnection:
                 if meanwhile is not None:
                     meanwhile()
                 waiting = time.perf_counter()
-                code, text = _reply(reader)
+                code, text = read_reply(reader)
                 self.waited += time.perf_counter() - waiting
                 data_sent = False
                 if code == 250:
@@ -300,23 +298,23 @@ class SMTPConnection:
         code, text = conn.mail(sender, options)
         if code != 250:
             self._reset(conn)
-            return Reply(Stage.MAIL, code, _text(text))
+            return Reply(Stage.MAIL, code, reply_text(text))
         code, text = conn.rcpt(recipient)
         if code not in (250, 251):
             self._reset(conn)
-            return Reply(Stage.RCPT, code, _text(text))
+            return Reply(Stage.RCPT, code, reply_text(text))
         try:
             code, text = conn.data(message)
         except smtplib.SMTPDataError as exc:
             self._reset(conn)
-            return Reply(Stage.DATA, exc.smtp_code, _text(exc.smtp_error))
+            return Reply(Stage.DATA, exc.smtp_code, reply_text(exc.smtp_error))
         except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
             # The server may have stored the message before the line dropped: retrying
             # risks one duplicate, never a loss.
             raise _AfterData(str(exc)) from exc
         if code == 250:
             self._sent_on_conn += 1
-        return Reply(Stage.DATA, code, _text(text))
+        return Reply(Stage.DATA, code, reply_text(text))
 
     @staticmethod
     def _reset(conn: smtplib.SMTP) -> None:
@@ -385,44 +383,8 @@ def _body(item: Outgoing) -> bytes | Reply:
         return build_failure(exc)
 
 
-def _reply(reader: BinaryIO) -> tuple[int, str]:
-    """One SMTP reply, one line or several: its code and its text."""
-    line = reader.readline(_MAXLINE)
-    if not line:
-        raise smtplib.SMTPServerDisconnected("connection closed by the server")
-    text = line[4:].strip()
-    while line[3:4] == b"-":
-        line = reader.readline(_MAXLINE)
-        if not line:
-            raise smtplib.SMTPServerDisconnected("connection closed by the server")
-        text += b"\n" + line[4:].strip()
-    try:
-        code = int(line[:3])
-    except ValueError:
-        code = -1
-    return code, text.decode("utf-8", "replace")
-
-
-def _envelope_refused(reader: BinaryIO) -> tuple[int, Reply] | None:
-    """Read the replies to MAIL, RCPT and DATA: None when the server waits for the data,
-    else DATA's reply code and the first refusal, with its stage."""
-    replies = [_reply(reader) for _ in range(3)]
-    (mail_code, mail_text), (rcpt_code, rcpt_text), (data_code, data_text) = replies
-    if mail_code == 250 and rcpt_code in (250, 251) and data_code == 354:
-        return None
-    if mail_code != 250:
-        return data_code, Reply(Stage.MAIL, mail_code, mail_text)
-    if rcpt_code not in (250, 251):
-        return data_code, Reply(Stage.RCPT, rcpt_code, rcpt_text)
-    return data_code, Reply(Stage.DATA, data_code, data_text)
-
-
 def _lost(exc: BaseException) -> Reply:
     return Reply(Stage.DATA, None, f"connection lost: {exc}")
-
-
-def _text(reply: bytes | str) -> str:
-    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
 
 
 def __getattr__(name: str) -> object:
