@@ -26,6 +26,20 @@ import re
 from dataclasses import dataclass
 
 from mailer.errors import InputError
+from mailer.subscribers.segment_nodes import (
+    And,
+    Compare,
+    Contains,
+    Empty,
+    Flag,
+    InSet,
+    Literal,
+    Node,
+    Not,
+    Or,
+    Received,
+    Took,
+)
 
 __all__ = [
     "ATTRIBUTE",
@@ -50,7 +64,6 @@ __all__ = [
     "to_source",
 ]
 
-Literal = str | int | bool
 
 ATTRIBUTE = "attr."  # the prefix of an attribute field: "attr.signed_nso"
 MAX_LENGTH = 10_000  # characters of an expression
@@ -64,75 +77,6 @@ LIST_FIELDS = frozenset({"topics", "lists"})
 class SegmentError(InputError):
     """A segment expression is wrong; says at which column."""
 
-
-@dataclass(frozen=True, slots=True)
-class Compare:
-    field: str
-    op: str
-    value: Literal
-    column: int
-
-
-@dataclass(frozen=True, slots=True)
-class InSet:
-    field: str
-    values: tuple[Literal, ...]
-    negated: bool
-    column: int
-
-
-@dataclass(frozen=True, slots=True)
-class Contains:
-    field: str
-    value: str
-    column: int
-
-
-@dataclass(frozen=True, slots=True)
-class Empty:
-    field: str
-    negated: bool
-    column: int
-
-
-@dataclass(frozen=True, slots=True)
-class Flag:
-    field: str
-    column: int
-
-
-@dataclass(frozen=True, slots=True)
-class Received:
-    """The person's ledger row of this campaign says sent."""
-
-    campaign: int
-    column: int
-
-
-@dataclass(frozen=True, slots=True)
-class Took:
-    """The person is recorded as having taken this action."""
-
-    action: str
-    column: int
-
-
-@dataclass(frozen=True, slots=True)
-class Not:
-    operand: Node
-
-
-@dataclass(frozen=True, slots=True)
-class And:
-    operands: tuple[Node, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Or:
-    operands: tuple[Node, ...]
-
-
-Node = Compare | InSet | Contains | Empty | Flag | Received | Took | Not | And | Or
 
 _KEYWORDS = {"and", "or", "not", "in", "has", "is", "empty", "true", "false"}
 _TOKEN = re.compile(
