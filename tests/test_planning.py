@@ -126,7 +126,7 @@ def test_a_batch_finds_its_rows_by_subscriber_not_by_scanning_the_campaign(
 
     rt, campaign_id = _runtime(f"sqlite:///{tmp_path}/mailer.db", tmp_path)
     plan(rt.db, rt.org, campaign_id)
-    query = select(Delivery.id).where(*claimable(campaign_id, list(range(1, 251))))
+    query = select(Delivery.id).where(*claimable(campaign_id, list(range(1, 251)), "sqlite"))
     sql = str(query.compile(rt.db.engine, compile_kwargs={"literal_binds": True}))
     with rt.db.engine.connect() as connection:
         steps = [row[-1] for row in connection.execute(text("EXPLAIN QUERY PLAN " + sql))]

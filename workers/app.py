@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = [
 # batches' queue: a recovery never waits behind a million-row campaign.
 CONTROL_QUEUE = "mailer-control"
 _BROKER_MARK = "mailer:broker-alive"
+SWITCH_INTERVAL = 0.0005  # seconds a thread may hold the interpreter while others wait
 
 app = Celery("mailer", include=["workers.tasks"])
 
@@ -158,6 +160,12 @@ def _fresh_after_fork(**_: Any) -> None:
     global _runtime
     if _runtime_pid != os.getpid():
         _runtime = None
+    # A sending process runs many connection threads that each wake for a reply, do a little
+    # work and wait again, beside a batch thread that writes the ledger. With Python's
+    # default 5 ms switch interval a woken thread can wait that long for the interpreter
+    # while another computes: the connections idle and the CPU is half used (measured: a
+    # quarter more emails/s on PostgreSQL at 0.5 ms, bench/throughput.py).
+    sys.setswitchinterval(SWITCH_INTERVAL)
 
 
 @worker_process_shutdown.connect

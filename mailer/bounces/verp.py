@@ -53,10 +53,10 @@ class Verp:
         self._rounds = [_keyed(key, b"mailer.verp.round.%d" % n) for n in range(_ROUNDS)]
         self._mac = _keyed(key, b"mailer.verp.tag")
 
-    def _round(self, n: int, half: bytes) -> bytes:
+    def _round(self, n: int, half: bytes) -> int:
         mac = self._rounds[n].copy()
         mac.update(half)
-        return bytes(mac.digest()[:_HALF])
+        return int.from_bytes(mac.digest()[:_HALF], "big")
 
     def _tag(self, body: bytes) -> bytes:
         mac = self._mac.copy()
@@ -67,14 +67,11 @@ class Verp:
         """The token of one delivery (campaign 0: a confirmation email)."""
         if not (0 <= campaign_id < _LIMIT and 0 <= subscriber_id < _LIMIT):
             raise ValueError("ids out of the token's range")
-        left = campaign_id.to_bytes(_HALF, "big")
-        right = subscriber_id.to_bytes(_HALF, "big")
+        # Halves as integers: one XOR per round (a token per message, so it counts).
+        left, right = campaign_id, subscriber_id
         for n in range(_ROUNDS):
-            left, right = (
-                right,
-                bytes(a ^ b for a, b in zip(left, self._round(n, right), strict=True)),
-            )
-        body = left + right
+            left, right = right, left ^ self._round(n, right.to_bytes(_HALF, "big"))
+        body = left.to_bytes(_HALF, "big") + right.to_bytes(_HALF, "big")
         return base64.b32encode(body + self._tag(body)).decode("ascii").rstrip("=").lower()
 
     def read(self, token: str) -> tuple[int, int] | None:
@@ -88,13 +85,10 @@ class Verp:
         body, tag = raw[: 2 * _HALF], raw[2 * _HALF :]
         if not hmac.compare_digest(tag, self._tag(body)):
             return None
-        left, right = body[:_HALF], body[_HALF:]
+        left, right = int.from_bytes(body[:_HALF], "big"), int.from_bytes(body[_HALF:], "big")
         for n in reversed(range(_ROUNDS)):
-            left, right = (
-                bytes(a ^ b for a, b in zip(right, self._round(n, left), strict=True)),
-                left,
-            )
-        return int.from_bytes(left, "big"), int.from_bytes(right, "big")
+            left, right = right ^ self._round(n, left.to_bytes(_HALF, "big")), left
+        return left, right
 
 
 _by_key: dict[str, Verp] = {}

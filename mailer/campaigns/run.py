@@ -28,6 +28,7 @@ from mailer.ledger.lease import Heartbeat
 from mailer.render.variant import render_digest, render_email
 from mailer.runtime import Runtime
 from mailer.statements.repository import load
+from mailer.store.among import among
 from mailer.store.models import Campaign, Subscriber, utcnow
 from mailer.transport.base import Outgoing
 from mailer.transport.classify import Outcome, Reply, Stage, judge
@@ -113,7 +114,7 @@ def _people(rt: Runtime, ids: list[int]) -> dict[int, tuple[str, str, str]]:
     with rt.db.engine.connect() as connection:
         rows = connection.execute(
             select(Subscriber.id, Subscriber.email, Subscriber.name, Subscriber.status).where(
-                Subscriber.id.in_(ids)
+                among(Subscriber.id, ids, connection.dialect.name)
             )
         )
         return {row[0]: (row[1], row[2], row[3]) for row in rows}

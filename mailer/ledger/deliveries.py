@@ -13,6 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from mailer.bounces.standing import mark_bounced
 from mailer.ledger.states import OPEN, DeliveryState
+from mailer.store.among import among
 from mailer.store.db import Database
 from mailer.store.models import Delivery, Subscriber, utcnow
 
@@ -46,17 +47,23 @@ def _status_of_these_rows() -> ColumnElement[str]:
     return Delivery.status.concat("")
 
 
-def _rows(campaign_id: int, ids: Sequence[int], status: DeliveryState) -> tuple[Any, ...]:
+def _rows(
+    campaign_id: int, ids: Sequence[int], status: DeliveryState, dialect: str
+) -> tuple[Any, ...]:
     return (
         Delivery.campaign_id == campaign_id,
-        Delivery.subscriber_id.in_(ids),
+        among(Delivery.subscriber_id, ids, dialect),
         _status_of_these_rows() == status,
     )
 
 
-def claimable(campaign_id: int, ids: Sequence[int]) -> tuple[Any, ...]:
+def claimable(campaign_id: int, ids: Sequence[int], dialect: str) -> tuple[Any, ...]:
     """The listed subscribers' rows of a campaign that are still pending (found by index)."""
-    return _rows(campaign_id, ids, S.PENDING)
+    return _rows(campaign_id, ids, S.PENDING, dialect)
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
 
 
 def _row(campaign_id: int, subscriber_id: int, status: DeliveryState) -> tuple[Any, ...]:
@@ -107,7 +114,7 @@ def claim(
     nothing left to claim. On PostgreSQL, SKIP LOCKED lets two workers claim disjoint rows
     without waiting on each other."""
     lease = utcnow() + dt.timedelta(seconds=lease_seconds)
-    wanted = _rows(campaign_id, ids, S.PENDING)
+    wanted = _rows(campaign_id, ids, S.PENDING, db.engine.dialect.name)
     statement = update(Delivery).values(status=S.SENDING, lease_until=lease)
     if db.is_sqlite:
         statement = statement.where(*wanted)
@@ -156,7 +163,7 @@ def renew_leases(
 ) -> int:
     """sending -> sending, the lease moved on (the batch's heartbeat); returns the rows held."""
     statement = update(Delivery).values(lease_until=utcnow() + dt.timedelta(seconds=lease_seconds))
-    wanted = _rows(campaign_id, ids, S.SENDING)
+    wanted = _rows(campaign_id, ids, S.SENDING, connection.dialect.name)
     if connection.dialect.name == "sqlite":
         statement = statement.where(*wanted)
     else:
@@ -175,7 +182,7 @@ def skip(session: Session, campaign_id: int, reasons: dict[int, str]) -> None:
         ids = [i for i, r in reasons.items() if r == reason]
         session.execute(
             update(Delivery)
-            .where(*_rows(campaign_id, ids, S.SENDING))
+            .where(*_rows(campaign_id, ids, S.SENDING, _dialect(session)))
             .values(status=S.SKIPPED, reason=reason, lease_until=None)
         )
 
@@ -262,7 +269,7 @@ def give_back(
         values["last_reply"] = reply[:_REPLY]
     result = session.execute(
         update(Delivery)
-        .where(*_rows(campaign_id, ids, S.SENDING))
+        .where(*_rows(campaign_id, ids, S.SENDING, _dialect(session)))
         .values(lease_until=None, **values)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
@@ -319,6 +326,9 @@ def mark_queued(
     with db.session() as session:
         session.execute(
             update(Delivery)
-            .where(Delivery.campaign_id == campaign_id, Delivery.subscriber_id.in_(ids))
+            .where(
+                Delivery.campaign_id == campaign_id,
+                among(Delivery.subscriber_id, ids, db.engine.dialect.name),
+            )
             .values(queued_at=now or utcnow())
         )

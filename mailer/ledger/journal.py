@@ -142,7 +142,8 @@ _SQLITE_FOLD = (
 _POSTGRES_FOLD = (
     "UPDATE deliveries AS d SET status = 'sent', sent_at = v.sent_at, updated_at = v.sent_at, "
     "message_id = v.message_id, last_reply = v.reply, attempts = d.attempts + 1, "
-    "lease_until = NULL FROM (VALUES {values}) AS v(campaign, subscriber, sent_at, message_id, reply) "
+    "lease_until = NULL FROM unnest(%b::integer[], %b::integer[], %b::timestamptz[], "
+    "%b::text[], %b::text[]) AS v(campaign, subscriber, sent_at, message_id, reply) "
     "WHERE d.campaign_id = v.campaign AND d.subscriber_id = v.subscriber AND d.status <> 'sent'"
 )
 
@@ -172,13 +173,18 @@ def fold(ledger: Connection, marks: Iterable[Mark]) -> None:
         driver.commit()
         return
     if ledger.dialect.name == "postgresql":
-        # One statement for the whole fold (UPDATE ... FROM VALUES): a statement per row
-        # costs the server more than the rest of the message.
-        values = ", ".join(["(%s, %s, %s::timestamptz, %s, %s)"] * len(rows))
-        params: list[Any] = []
-        for m in rows:
-            params += [m.campaign_id, m.subscriber_id, m.sent_at, m.message_id, m.reply[:500]]
-        ledger.exec_driver_sql(_POSTGRES_FOLD.format(values=values), tuple(params))
+        # One statement for the whole fold: a statement per row costs the server more than
+        # the rest of the message. Its columns go as five arrays (unnest), so that its text
+        # is the same whatever the count: parsed once by the driver, prepared by the server;
+        # in binary (%b), which psycopg writes three times faster than escaped text.
+        columns = (
+            [m.campaign_id for m in rows],
+            [m.subscriber_id for m in rows],
+            [m.sent_at for m in rows],
+            [m.message_id for m in rows],
+            [m.reply[:500] for m in rows],
+        )
+        ledger.exec_driver_sql(_POSTGRES_FOLD, columns)
         ledger.commit()
         return
     ledger.execute(
