@@ -9,8 +9,9 @@ every chunk by N/2 ms each way (a relay N ms away; this kernel has no netem). It
 the same run: emails/s and CPU ms per email; the raw client (pre-built bytes, pipelined,
 one message in flight on each of as many connections as mailer keeps: processes x
 MAILER_SMTP_CONNECTIONS), through the same proxy; at RTT 0 the naive baseline (Jinja2 +
-premailer + html2text + the email package per recipient, one connection, on a sample); the
-ratios; peak RSS of the planner and of each worker; the time to plan; publish-to-first-
+premailer + html2text + the email package per recipient, one connection, on a sample) and
+the ceiling issue 15's RTT 0 goal was set against (pre-built bytes, one blocking connection
+per core); the ratios; peak RSS of the planner and of each worker; the time to plan; publish-to-first-
 accept latency; and last one line of JSON. `--postgres` runs on a private schema of the
 PostgreSQL server at 127.0.0.1:5432 (database `test`), dropped afterwards.
 """
@@ -37,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.proxy import DelayProxy  # noqa: E402
-from bench.raw import raw_client  # noqa: E402
+from bench.raw import ceiling_per_core, raw_client  # noqa: E402
 from bench.sinks import aiosmtpd_sink, smtp_sink  # noqa: E402
 from tests.processes import children  # noqa: E402
 from tests.servers import RedisServer, free_port  # noqa: E402
@@ -270,6 +271,11 @@ def _bench(args: argparse.Namespace, database: str | None) -> None:
             top = raw_client(
                 relay, payload_bytes, connections=connections, messages=args.subscribers
             )
+            per_core = (
+                ceiling_per_core(port, payload_bytes, messages=args.subscribers)
+                if not proxy
+                else 0.0
+            )
         finally:
             if proxy is not None:
                 proxy.stop()
@@ -284,6 +290,10 @@ def _bench(args: argparse.Namespace, database: str | None) -> None:
             "ceiling_per_s": round(top, 1),
             "mailer_vs_naive": round(figures["emails_per_s"] / naive, 1) if naive else None,
             "mailer_vs_ceiling": round(figures["emails_per_s"] / top, 2),
+            "ceiling_per_core_per_s": round(per_core, 1),
+            "mailer_vs_ceiling_per_core": (
+                round(figures["emails_per_s"] / per_core, 2) if per_core else None
+            ),
         }
     )
     print(
@@ -308,6 +318,12 @@ def _bench(args: argparse.Namespace, database: str | None) -> None:
         f"raw client (ceiling)  {top:,.0f} emails/s (pre-built bytes, pipelined, {connections} connections, one message in flight each)"
     )
     print(f"mailer / raw client   {figures['mailer_vs_ceiling']} x")
+    if per_core:
+        print(
+            f"ceiling (issue 15)    {per_core:,.0f} emails/s (pre-built bytes, one blocking connection per core,"
+            " envelope pipelined: the ceiling of issue 15's RTT 0 goal)"
+        )
+        print(f"mailer / ceiling      {figures['mailer_vs_ceiling_per_core']} x")
     print(
         f"plan                  {figures['plan_s']:.2f} s, planner peak RSS {figures['planner_rss_mb']:.0f} MB"
     )

@@ -54,15 +54,13 @@ def skip(name: str, detail: str) -> Check:
 
 
 def database(settings: Settings) -> Check:
-    from sqlalchemy.orm import sessionmaker
-
     from mailer.store.db import SCHEMA_HEAD, Database, current_revision
 
     try:
         engine = read_only_engine(settings.database_url)
         if isinstance(engine, str):
             return Check("database", False, engine)
-        revision = current_revision(Database(engine, sessionmaker(engine)))
+        revision = current_revision(Database(engine))
         engine.dispose()
     except Exception as exc:  # any driver error is the answer
         return Check(

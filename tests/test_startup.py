@@ -45,18 +45,14 @@ def _environment(directory: Path) -> dict[str, str]:
 def _loaded_after(argv: list[str], directory: Path, env: dict[str, str]) -> dict[str, Any]:
     """Run `mailer ARGV` in a fresh interpreter; its output and the top-level modules it
     had imported by the end."""
+    # The command ends the process itself (mailer.cli.finish): the modules are listed by an
+    # exit handler, which it runs.
     script = (
-        "import json, sys\n"
+        "import atexit, json, sys\n"
+        "atexit.register(lambda: print(json.dumps(sorted(sys.modules)), file=sys.stderr))\n"
         "from mailer.cli import main\n"
         f"sys.argv = ['mailer', *{argv!r}]\n"
-        "code = 0\n"
-        "try:\n"
-        "    main()\n"
-        "except SystemExit as exc:\n"
-        "    code = exc.code or 0\n"
-        "sys.stdout.flush()\n"
-        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})), file=sys.stderr)\n"
-        "sys.exit(code)\n"
+        "main()\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script],
@@ -68,7 +64,12 @@ def _loaded_after(argv: list[str], directory: Path, env: dict[str, str]) -> dict
     )
     assert done.returncode == 0, done.stderr
     *_, modules = done.stderr.strip().splitlines()
-    return {"stdout": done.stdout, "modules": set(json.loads(modules))}
+    loaded = set(json.loads(modules))
+    return {
+        "stdout": done.stdout,
+        "modules": {name.split(".")[0] for name in loaded},
+        "all": loaded,
+    }
 
 
 def test_help_lists_every_command_without_the_heavy_libraries(tmp_path: Path) -> None:
@@ -105,6 +106,18 @@ def test_statements_list_leaves_the_language_detector_and_the_queue_unloaded(
     assert {row["id"] for row in json.loads(result["stdout"])} >= {"nso-export-licence-fr"}
     assert "lingua" not in result["modules"]
     assert not result["modules"] & {"celery", "premailer", "jinja2"}
+    # Read with SQLAlchemy Core: neither the ORM nor the models.
+    assert not result["all"] & {"sqlalchemy.orm", "mailer.store.models"}
+
+
+def test_the_listed_columns_are_the_models() -> None:
+    from mailer.statements.listing import LISTED
+    from mailer.store.models import StatementRow
+
+    model = StatementRow.__table__.c
+    for listed in LISTED.c:
+        assert listed.name in model, listed.name
+        assert type(listed.type) is type(model[listed.name].type), listed.name
 
 
 def test_packages_load_their_names_on_first_use() -> None:
@@ -190,3 +203,37 @@ def test_embedded_worker_starts_for_work_and_is_gone_when_the_send_returns(
     # The send returned: its worker's thread has ended, nothing is left polling.
     assert _worker_threads() == []
     assert len(list((directory / "outbox" / "new").iterdir())) == 3
+
+
+def _mailer(env: dict[str, str], directory: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mailer", *argv],
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_command_ends_with_its_code_its_whole_output_and_the_database_folded(
+    tmp_path: Path,
+) -> None:
+    # Commands end the process without tearing the interpreter down (mailer.cli.finish):
+    # what a normal exit gives must still be there.
+    env = _environment(tmp_path)
+    assert _mailer(env, tmp_path, "init").returncode == 0
+    imported = _mailer(env, tmp_path, "statements", "import", str(EXAMPLES / "statements"))
+    assert imported.returncode == 0, imported.stderr
+    listed = _mailer(env, tmp_path, "statements", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    # The whole output reached the pipe (a lost buffer would cut the JSON short).
+    assert {row["id"] for row in json.loads(listed.stdout)} >= {"nso-export-licence-fr"}
+    # The pooled connections were closed: SQLite folded its write-ahead log into the database
+    # and removed it, as after a normal exit.
+    assert not (tmp_path / "mailer.db-wal").exists()
+    # A user's mistake keeps its one-line error and exit code 1; a usage error keeps 2.
+    missing = _mailer(env, tmp_path, "statements", "show", "no-such-statement")
+    assert missing.returncode == 1 and "no-such-statement" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    assert _mailer(env, tmp_path, "no-such-command").returncode == 2

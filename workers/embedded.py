@@ -9,12 +9,18 @@ from contextlib import contextmanager
 from typing import Any
 
 from celery import Celery
-from celery.signals import after_task_publish
+from celery.signals import after_task_publish, task_postrun
 from celery.worker import WorkController
 from celery.worker import state as worker_state
 from kombu.transport import memory
 
-__all__ = ["TRANSPORT", "EmbeddedWorker", "WakeableTransport", "embedded_worker"]
+__all__ = [
+    "TRANSPORT",
+    "EmbeddedWorker",
+    "WakeableTransport",
+    "embedded_worker",
+    "wait_for_a_task",
+]
 
 # The class kombu loads for memory:// (the `broker_transport` setting); a "module:Class" path.
 TRANSPORT = "workers.embedded:WakeableTransport"
@@ -22,6 +28,15 @@ THREAD_NAME = "mailer-embedded-worker"
 
 # Set while an embedded worker is being stopped: its wait for the next message ends.
 _stopping = threading.Event()
+# Set when a task of the embedded worker ends: whoever follows the work looks again at once.
+_task_ended = threading.Event()
+
+
+def wait_for_a_task(seconds: float) -> None:
+    """Wait until a task of this process's embedded worker ends, or `seconds` pass (a pause of
+    `follow`: the command ends when the work does, not at its next look)."""
+    _task_ended.wait(seconds)
+    _task_ended.clear()  # what ended before is in the ledger the caller reads next
 
 
 class WakeableTransport(memory.Transport):
@@ -117,9 +132,14 @@ def embedded_worker(app: Celery, *, timeout: float = 30.0) -> Iterator[EmbeddedW
         if not worker.started:
             worker.start()
 
+    def on_task_end(**_: object) -> None:
+        _task_ended.set()
+
     after_task_publish.connect(on_publish, weak=False)
+    task_postrun.connect(on_task_end, weak=False)
     try:
         yield worker
     finally:
         after_task_publish.disconnect(on_publish)
+        task_postrun.disconnect(on_task_end)
         worker.stop()

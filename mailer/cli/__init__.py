@@ -114,4 +114,10 @@ def _root(
 
 def main() -> None:
     """Console entry point."""
-    app()
+    from mailer.cli.finish import finish
+
+    try:
+        app()
+    except SystemExit as done:
+        finish(done.code)
+    finish(0)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import time
-from typing import Any
-
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from mailer.campaigns.status import campaign_status
 from mailer.cli.common import console, data_table
 from mailer.ledger.states import ACTIVE, CampaignState
 from mailer.runtime import Runtime
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 __all__ = ["follow", "status_table"]
 
@@ -32,14 +33,32 @@ def _busy(status: dict[str, Any]) -> bool:
     )
 
 
-def follow(rt: Runtime, campaign_id: int, *, live: bool = True) -> dict[str, Any]:
-    """Poll the ledger until the campaign has nothing left to send now; returns the status."""
+_LOOK_SECONDS = 0.2  # between two looks at the ledger
+
+
+def follow(
+    rt: Runtime,
+    campaign_id: int,
+    *,
+    live: bool = True,
+    pause: Callable[[float], object] = time.sleep,
+) -> dict[str, Any]:
+    """Poll the ledger until the campaign has nothing left to send now; returns the status.
+    `pause` waits between two looks (the embedded worker's ends when a task does)."""
     status = _status(rt, campaign_id)
     if not (live and console.is_terminal):
         while _busy(status):
-            time.sleep(0.2)
+            pause(_LOOK_SECONDS)
             status = _status(rt, campaign_id)
         return status
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     with Progress(
         TextColumn("{task.description:>8}"),
         BarColumn(),
@@ -64,7 +83,7 @@ def follow(rt: Runtime, campaign_id: int, *, live: bool = True) -> dict[str, Any
                 )
             if not _busy(status):
                 break
-            time.sleep(0.2)
+            pause(_LOOK_SECONDS)
             status = _status(rt, campaign_id)
     return status
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from sqlalchemy.orm import Session
 
 from mailer.campaigns.languages import check_announcement
@@ -43,6 +46,16 @@ def warn_languages(session: Session, translation_key: str, rt: Runtime) -> None:
         err.print(f"warning: {line}", markup=False)
 
 
+def _pause(here: bool) -> Callable[[float], object]:
+    """How `follow` waits between two looks: for the embedded worker's next task to end when
+    the work happens in this process, else the time between looks."""
+    if here:
+        from workers.embedded import wait_for_a_task
+
+        return wait_for_a_task
+    return time.sleep
+
+
 def run_campaign(rt: Runtime, campaign_id: int, *, wait: bool) -> int:
     """Queue the campaign's work; with memory:// (or --wait) follow it to the end."""
     from workers.tasks import start_campaign
@@ -50,7 +63,7 @@ def run_campaign(rt: Runtime, campaign_id: int, *, wait: bool) -> int:
     with work_session(rt) as here:
         start_campaign.delay(campaign_id)
         if here or wait:
-            status = follow(rt, campaign_id)
+            status = follow(rt, campaign_id, pause=_pause(here))
             print_table(status_table(status))
         else:
             console.print(

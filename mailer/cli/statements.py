@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.text import Text
-from sqlalchemy import select
 
 from mailer.cli.common import (
     console,
@@ -23,7 +22,6 @@ from mailer.cli.common import (
 )
 from mailer.cli.options import MissingOption
 from mailer.cli.terminal import one_line
-from mailer.store.models import StatementRow
 
 # Parsing, language checks and publishing are imported inside the commands that use them:
 # `list` and `show` need only the database.
@@ -136,31 +134,13 @@ def import_(
         raise typer.Exit(1)
 
 
-def _summary(row: StatementRow) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "lang": row.lang,
-        "translation_key": row.translation_key,
-        "title": row.title,
-        "topics": row.topics,
-        "countries": row.countries,
-        "urgency": row.urgency,
-        "date": row.date.isoformat() if row.date else None,
-        "published_at": row.published_at.isoformat() if row.published_at else None,
-    }
-
-
 @app.command("list")
 @friendly
 def list_(json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List statements, grouped by translation key."""
-    with open_store().session() as session:
-        rows = [
-            _summary(r)
-            for r in session.scalars(
-                select(StatementRow).order_by(StatementRow.translation_key, StatementRow.lang)
-            )
-        ]
+    from mailer.statements.listing import statement_summaries
+
+    rows = statement_summaries(open_store())
     if json:
         print_json(rows)
         return
@@ -185,7 +165,9 @@ def show(
     json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show one statement: metadata, lead and body blocks."""
+    from mailer.statements.listing import LISTED, summary
     from mailer.statements.repository import to_statement
+    from mailer.store.models import StatementRow
 
     with open_store().session() as session:
         row = session.get(StatementRow, statement_id)
@@ -193,12 +175,12 @@ def show(
             from mailer.errors import NotFound
 
             raise NotFound("statement", statement_id)
-        summary = _summary(row)
+        shown = summary({name: getattr(row, name) for name in (col.name for col in LISTED.c)})
         statement = to_statement(row)
     if json:
         print_json(
             {
-                **summary,
+                **shown,
                 "lead": statement.lead,
                 "url": statement.url,
                 "blocks": [asdict(b) for b in statement.blocks],

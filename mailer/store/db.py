@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
 
 from mailer.errors import ConfigError
 from mailer.private import create_private
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger("mailer.store")
 
@@ -28,12 +30,24 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SCHEMA_HEAD = "0008"
 
 
-@dataclass(frozen=True, slots=True)
 class Database:
     """An engine and its session factory."""
 
-    engine: Engine
-    sessions: sessionmaker[Session]
+    __slots__ = ("__weakref__", "_sessions", "engine")
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions: sessionmaker[Session] | None = None
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """The session factory, made on first use: a command that reads with SQLAlchemy Core
+        alone (`statements list`) never imports the ORM (a tenth of a second)."""
+        if self._sessions is None:
+            from sqlalchemy.orm import sessionmaker
+
+            self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        return self._sessions
 
     @property
     def is_sqlite(self) -> bool:
@@ -60,6 +74,8 @@ class Database:
                 connection.exec_driver_sql("PRAGMA cache_size=-32768")
                 connection.exec_driver_sql("PRAGMA wal_autocheckpoint=20000")
                 connection.commit()
+
+            from sqlalchemy.orm import Session
 
             @contextmanager
             def session() -> Iterator[Session]:
@@ -132,7 +148,11 @@ def open_database(url: str, *, migrate: bool = True) -> Database:
             # and -shm files the database's own mode).
             with contextlib.suppress(OSError):  # SQLite says what is wrong with the path
                 create_private(Path(path))
-    database = Database(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
+    database = Database(engine)
+    # Pooled connections are closed at exit even when the process ends without tearing the
+    # interpreter down (mailer.cli.finish): SQLite then folds its WAL into the database
+    # file, which a copy of mailer.db alone would otherwise miss.
+    weakref.finalize(database, engine.dispose)
     if migrate:
         try:
             upgrade(database)
