@@ -9,14 +9,16 @@ import queue as queues
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, String, select
 from sqlalchemy.orm import Session
 
 from mailer.errors import InputError, SubscriberRowError
 from mailer.private import private_text
+from mailer.store.among import among, among_parameter
 from mailer.store.db import Database
 from mailer.store.models import Subscriber, utcnow
 from mailer.subscribers.bulk import insert_subscribers, update_subscribers
@@ -213,11 +215,12 @@ def _combine(earlier: SubscriberData | None, later: SubscriberData) -> Subscribe
     )
 
 
-# Built once, with expanding parameters: a chunk's thousands of keys are bound, not coerced
-# one by one into a new statement.
-_EXISTING = select(*(getattr(Subscriber, c) for c in ("id", "email_key", *MERGED_COLUMNS))).where(
-    Subscriber.email_key.in_(bindparam("keys", expanding=True))
-)
+@lru_cache(maxsize=4)
+def _existing(dialect: str) -> Select[Any]:
+    # Built once per dialect, with a list parameter: a chunk's thousands of keys are bound,
+    # not coerced one by one into a new statement (and on PostgreSQL sent as one array).
+    columns = (getattr(Subscriber, c) for c in ("id", "email_key", *MERGED_COLUMNS))
+    return select(*columns).where(among_parameter(Subscriber.email_key, "keys", dialect, of=String))
 
 
 def _flush(
@@ -233,9 +236,10 @@ def _flush(
 ) -> None:
     now = utcnow()
     with bulk_session() as session:
+        dialect = session.get_bind().dialect.name
         existing = {
             row.email_key: dict(row._mapping)
-            for row in session.execute(_EXISTING, {"keys": list(chunk)})
+            for row in session.execute(_existing(dialect), {"keys": list(chunk)})
         }
         refused = suppressed(
             session,
@@ -279,7 +283,11 @@ def _flush(
             new_keys = [row["email_key"] for row in inserts if row["status"] == "pending"]
             if new_keys:
                 report.pending_ids.extend(
-                    session.scalars(select(Subscriber.id).where(Subscriber.email_key.in_(new_keys)))
+                    session.scalars(
+                        select(Subscriber.id).where(
+                            among(Subscriber.email_key, new_keys, dialect, of=String)
+                        )
+                    )
                 )
         if updates:
             update_subscribers(session, updates)

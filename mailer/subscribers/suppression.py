@@ -6,11 +6,12 @@ import hmac
 import secrets
 from collections.abc import Iterable
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import String, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from mailer.store.among import among
 from mailer.store.models import Meta, Suppression
 from mailer.subscribers.validate import legacy_email_key
 
@@ -99,11 +100,15 @@ def suppressed(session: Session, pairs: Iterable[tuple[str, str | None]]) -> set
             legacy.setdefault(old, set()).add(digest)
     if not current:
         return set()
-    condition: ColumnElement[bool] = Suppression.email_hash.in_(list(current))
+    dialect = session.get_bind().dialect.name
+    condition = among(Suppression.email_hash, list(current), dialect, of=String)
     if legacy:
         condition = or_(
             condition,
-            and_(Suppression.email_hash.in_(list(legacy)), Suppression.key_form.is_(None)),
+            and_(
+                among(Suppression.email_hash, list(legacy), dialect, of=String),
+                Suppression.key_form.is_(None),
+            ),
         )
     refused: set[str] = set()
     for found, form in session.execute(

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Select, String, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from mailer.errors import InputError
+from mailer.store.among import among_parameter
 from mailer.store.db import Database
 from mailer.store.models import ActionTaker, Subscriber, utcnow
 from mailer.subscribers.csvread import read_rows
@@ -127,13 +129,23 @@ def import_actions(
     return report
 
 
-_IDS = select(Subscriber.email_key, Subscriber.id).where(
-    Subscriber.email_key.in_(bindparam("keys", expanding=True))
-)
-_RECORDED = select(ActionTaker.subscriber_id, ActionTaker.taken_at).where(
-    ActionTaker.action == bindparam("action"),
-    ActionTaker.subscriber_id.in_(bindparam("ids", expanding=True)),
-)
+@lru_cache(maxsize=4)
+def _ids(dialect: str) -> Select[str, int]:
+    # Built once per dialect: each chunk's keys and ids are bound as lists (arrays on
+    # PostgreSQL), not written into a new statement per chunk.
+    return select(Subscriber.email_key, Subscriber.id).where(
+        among_parameter(Subscriber.email_key, "keys", dialect, of=String)
+    )
+
+
+@lru_cache(maxsize=4)
+def _recorded(dialect: str) -> Select[int, dt.datetime]:
+    return select(ActionTaker.subscriber_id, ActionTaker.taken_at).where(
+        ActionTaker.action == bindparam("action"),
+        among_parameter(ActionTaker.subscriber_id, "ids", dialect),
+    )
+
+
 _EARLIER = (
     update(ActionTaker)
     .where(
@@ -154,7 +166,8 @@ def _flush(
     source: str,
 ) -> None:
     with db.session() as session:
-        ids = {key: id_ for key, id_ in session.execute(_IDS, {"keys": list(chunk)})}
+        dialect = session.get_bind().dialect.name
+        ids = {key: id_ for key, id_ in session.execute(_ids(dialect), {"keys": list(chunk)})}
         matched: dict[int, dt.datetime] = {}
         for address, wanted in chunk.items():
             if address in ids:
@@ -166,7 +179,7 @@ def _flush(
         recorded = {
             subscriber_id: when
             for subscriber_id, when in session.execute(
-                _RECORDED, {"action": action, "ids": list(matched)}
+                _recorded(dialect), {"action": action, "ids": list(matched)}
             )
         }
         _insert(session, action, {i: w for i, w in matched.items() if i not in recorded}, source)
