@@ -4,6 +4,7 @@ count cost a fifth of a sending worker's CPU)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from sqlalchemy import event, text
 from mailer.ledger import deliveries
 from mailer.ledger.journal import Mark, fold
 from mailer.store.db import Database, open_database
-from mailer.store.models import Campaign, Delivery, Subscriber, utcnow
+from mailer.store.models import ActionTaker, Campaign, Delivery, Subscriber, utcnow
 from mailer.subscribers.importer import import_csv
 from mailer.subscribers.suppression import suppress
 from mailer.subscribers.taken import import_actions
@@ -141,20 +142,36 @@ bert@example.org,"Bert ""B"" Bos",nl,NL,surveillance,false,,pending,
 carla@Example.ORG,Carla,de,,,true,"newsletter;press",,2021
 """
 
+SIGNERS = """email,taken_at
+ana@example.org,2024-07-01T10:30:00+02:00
+CARLA@example.org,2024-07-02
+stranger@example.net,2024-07-03
+"""
+
 
 def _imported(url: str, path: Path) -> list[dict[str, object]]:
     db = open_database(url)
     try:
         report = import_csv(db, path, consented=False)
         assert (report.created, report.rejected_count) == (3, 0)
+        signers = path.with_name("signers.csv")
+        signers.write_text(SIGNERS, encoding="utf-8")
+        assert import_actions(db, signers, action="Petition NSO").recorded == 2
         with db.session() as session:
             people = session.query(Subscriber).order_by(Subscriber.email_key).all()
+            took = {
+                person.email_key: (taker.action, taker.taken_at, taker.source)
+                for taker, person in session.query(ActionTaker, Subscriber).join(
+                    Subscriber, Subscriber.id == ActionTaker.subscriber_id
+                )
+            }
             return [
                 {
                     column.name: getattr(person, column.name)
                     for column in Subscriber.__table__.c
                     if column.name not in {"id", "email_hash"}
                 }
+                | {"took": took.get(person.email_key)}
                 for person in people
             ]
     finally:
@@ -179,3 +196,5 @@ def test_an_import_writes_the_same_people_on_postgresql_as_on_sqlite(tmp_path: P
             if pg[moment] is not None:
                 assert pg[moment].tzinfo is not None  # type: ignore[attr-defined]
     assert on_postgres[0]["topics"] == ["NSO Group", "surveillance"]
+    action, taken_at, _ = on_postgres[0]["took"]  # type: ignore[misc]
+    assert action == "petition nso" and taken_at == dt.datetime(2024, 7, 1, 8, 30, tzinfo=dt.UTC)

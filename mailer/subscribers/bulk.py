@@ -9,9 +9,9 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, insert, update
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from mailer.store.copy import copy_rows
 from mailer.store.models import Subscriber
 
 __all__ = ["insert_subscribers", "update_subscribers"]
@@ -73,7 +73,14 @@ def insert_subscribers(session: Session, rows: Sequence[dict[str, Any]]) -> None
     connection = session.connection()
     columns = list(rows[0])
     if connection.dialect.name == "postgresql":
-        _copy(connection, columns, rows)
+        # The rows carry every column written, as on SQLite.
+        pairs = [(c, _json if c in _JSON else _as_is) for c in columns]
+        copy_rows(
+            connection,
+            "subscribers",
+            columns,
+            ([convert(row[c]) for c, convert in pairs] for row in rows),
+        )
         return
     if connection.dialect.name != "sqlite":
         table: Any = Subscriber.__table__
@@ -81,18 +88,6 @@ def insert_subscribers(session: Session, rows: Sequence[dict[str, Any]]) -> None
         return
     sql = f"INSERT INTO subscribers ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     connection.exec_driver_sql(sql, _tuples(rows, columns))
-
-
-def _copy(connection: Connection, columns: list[str], rows: Sequence[dict[str, Any]]) -> None:
-    # COPY, in the session's own transaction: one stream for the chunk, where an INSERT per
-    # row (psycopg's executemany) made the server run each one on its own; a third of an
-    # import's time on PostgreSQL. The rows carry every column written, as on SQLite.
-    names = ", ".join(columns)
-    pairs = [(c, _json if c in _JSON else _as_is) for c in columns]
-    driver: Any = connection.connection.driver_connection
-    with driver.cursor() as cursor, cursor.copy(f"COPY subscribers ({names}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([convert(row[c]) for c, convert in pairs])
 
 
 def update_subscribers(session: Session, rows: Sequence[dict[str, Any]]) -> None:

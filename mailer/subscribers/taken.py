@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from mailer.errors import InputError
 from mailer.store.among import among_parameter
+from mailer.store.copy import copy_rows
 from mailer.store.db import Database
 from mailer.store.models import ActionTaker, Subscriber, utcnow
 from mailer.subscribers.csvread import read_rows
@@ -197,7 +198,16 @@ def _insert(session: Session, action: str, rows: dict[int, dt.datetime], source:
     if not rows:
         return
     now = utcnow()
-    session.connection().execute(
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        copy_rows(
+            connection,
+            "action_takers",
+            ("action", "subscriber_id", "taken_at", "source", "recorded_at"),
+            ((action, subscriber_id, when, source, now) for subscriber_id, when in rows.items()),
+        )
+        return
+    connection.execute(
         insert(ActionTaker),
         [
             {
