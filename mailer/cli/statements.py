@@ -175,7 +175,7 @@ def show(
             from mailer.errors import NotFound
 
             raise NotFound("statement", statement_id)
-        shown = summary({name: getattr(row, name) for name in (col.name for col in LISTED.c)})
+        shown = summary({col.name: getattr(row, col.name) for col in LISTED.c})
         statement = to_statement(row)
     if json:
         print_json(

@@ -13,7 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from mailer.bounces.standing import mark_bounced
 from mailer.ledger.states import OPEN, DeliveryState
-from mailer.store.among import among
+from mailer.store.among import among, dialect_of
 from mailer.store.db import Database
 from mailer.store.models import Delivery, Subscriber, utcnow
 
@@ -60,10 +60,6 @@ def _rows(
 def claimable(campaign_id: int, ids: Sequence[int], dialect: str) -> tuple[Any, ...]:
     """The listed subscribers' rows of a campaign that are still pending (found by index)."""
     return _rows(campaign_id, ids, S.PENDING, dialect)
-
-
-def _dialect(session: Session) -> str:
-    return session.get_bind().dialect.name
 
 
 def _row(campaign_id: int, subscriber_id: int, status: DeliveryState) -> tuple[Any, ...]:
@@ -182,7 +178,7 @@ def skip(session: Session, campaign_id: int, reasons: dict[int, str]) -> None:
         ids = [i for i, r in reasons.items() if r == reason]
         session.execute(
             update(Delivery)
-            .where(*_rows(campaign_id, ids, S.SENDING, _dialect(session)))
+            .where(*_rows(campaign_id, ids, S.SENDING, dialect_of(session)))
             .values(status=S.SKIPPED, reason=reason, lease_until=None)
         )
 
@@ -269,7 +265,7 @@ def give_back(
         values["last_reply"] = reply[:_REPLY]
     result = session.execute(
         update(Delivery)
-        .where(*_rows(campaign_id, ids, S.SENDING, _dialect(session)))
+        .where(*_rows(campaign_id, ids, S.SENDING, dialect_of(session)))
         .values(lease_until=None, **values)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

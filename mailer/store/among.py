@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ARRAY, Integer, any_, bindparam, cast
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
-__all__ = ["among", "among_parameter"]
+__all__ = ["among", "among_parameter", "dialect_of"]
 
-# psycopg parses each query's text for its placeholders and keeps the result only for short
+# psycopg parses each query's text for its parameter markers and keeps the result only for short
 # texts, and the server prepares a statement only once it has seen its text five times: an
 # IN list of 250 ids is a new, long text for every count, parsed anew each time (a fifth of a
 # sending worker's CPU; a third of an import's time in SQLAlchemy and psycopg for its lists
@@ -44,3 +44,8 @@ def among_parameter(
     if dialect == "postgresql":
         return column == any_(cast(bindparam(name), ARRAY(of)))
     return column.in_(bindparam(name, expanding=True))
+
+
+def dialect_of(session: Session) -> str:
+    """The name of the dialect a session's statements are written for ("postgresql", ...)."""
+    return session.get_bind().dialect.name

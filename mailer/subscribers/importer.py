@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from mailer.errors import InputError, SubscriberRowError
 from mailer.private import private_text
-from mailer.store.among import among, among_parameter
+from mailer.store.among import among, among_parameter, dialect_of
 from mailer.store.db import Database
 from mailer.store.models import Subscriber, utcnow
 from mailer.subscribers.bulk import insert_subscribers, update_subscribers
@@ -236,7 +236,7 @@ def _flush(
 ) -> None:
     now = utcnow()
     with bulk_session() as session:
-        dialect = session.get_bind().dialect.name
+        dialect = dialect_of(session)
         existing = {
             row.email_key: dict(row._mapping)
             for row in session.execute(_existing(dialect), {"keys": list(chunk)})

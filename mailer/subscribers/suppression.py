@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from mailer.store.among import among
+from mailer.store.among import among, dialect_of
 from mailer.store.models import Meta, Suppression
 from mailer.subscribers.validate import legacy_email_key
 
@@ -100,7 +100,7 @@ def suppressed(session: Session, pairs: Iterable[tuple[str, str | None]]) -> set
             legacy.setdefault(old, set()).add(digest)
     if not current:
         return set()
-    dialect = session.get_bind().dialect.name
+    dialect = dialect_of(session)
     condition = among(Suppression.email_hash, list(current), dialect, of=String)
     if legacy:
         condition = or_(

@@ -15,7 +15,7 @@ from sqlalchemy import Select, String, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from mailer.errors import InputError
-from mailer.store.among import among_parameter
+from mailer.store.among import among_parameter, dialect_of
 from mailer.store.copy import copy_rows
 from mailer.store.db import Database
 from mailer.store.models import ActionTaker, Subscriber, utcnow
@@ -167,7 +167,7 @@ def _flush(
     source: str,
 ) -> None:
     with db.session() as session:
-        dialect = session.get_bind().dialect.name
+        dialect = dialect_of(session)
         ids = {key: id_ for key, id_ in session.execute(_ids(dialect), {"keys": list(chunk)})}
         matched: dict[int, dt.datetime] = {}
         for address, wanted in chunk.items():
