@@ -44,6 +44,14 @@ def _status(workdir: Workdir, campaign: int = 1) -> dict[str, Any]:
     return json.loads(workdir.run("campaigns", "status", str(campaign), "--json").stdout)  # type: ignore[no-any-return]
 
 
+def _where_rows_ended(workdir: Workdir, status: dict[str, Any], addresses: set[str]) -> str:
+    """A failed assertion's account: the campaign's status and each address's `why`."""
+    lines = [json.dumps(status)]
+    for address in sorted(addresses):
+        lines.append(workdir.run("subscribers", "why", address, "--campaign", "1").stdout)
+    return "\n".join(lines)
+
+
 def _wait(
     workdir: Workdir, predicate: Any, timeout: float = 120, campaign: int = 1
 ) -> dict[str, Any]:
@@ -235,7 +243,9 @@ def test_a_content_refusal_fails_the_row_and_only_unknown_users_are_suppressed(
     with worker_process(workdir, concurrency=2, beat=True):
         workdir.run("statements", "publish", "nso-export-licence-en", "--no-wait")
         status = wait_for_state(workdir, 1, {"done"}, timeout=120)
-    assert status["failed"] == len(spam) + len(unknown)
+    # Seen once in CI under load (30 of 35 failed, the five unknown users not among them):
+    # the message says where each row ended, for whoever meets it again.
+    assert status["failed"] == len(spam) + len(unknown), _where_rows_ended(workdir, status, unknown)
     assert status["sent"] == len(addresses) - len(spam) - len(unknown)
     people = {
         p["email"]: p["status"]
