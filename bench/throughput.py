@@ -409,6 +409,8 @@ def _campaign(env: dict[str, str], tmp: Path, cores: int, count: int, port: int)
     others_before = _named_cpu_s()
     start = time.perf_counter()
     start_campaign.delay(campaign.id)
+    # Bounded: a worker that fails every batch must not keep the benchmark waiting for ever.
+    give_up = time.monotonic() + max(300.0, count / 50)
     peaks: dict[int, float] = {}
     in_flight = 0  # the most connections mailer had open to the relay at once
     while True:
@@ -428,6 +430,14 @@ def _campaign(env: dict[str, str], tmp: Path, cores: int, count: int, port: int)
                 name: used - others_before.get(name, 0.0) for name, used in _named_cpu_s().items()
             }
             break
+        if time.monotonic() > give_up:
+            worker.kill()
+            log.close()
+            tail = (tmp / "worker.log").read_text(errors="replace").splitlines()[-20:]
+            raise SystemExit(
+                f"bench: campaign {campaign.id} not done after {time.perf_counter() - start:.0f} s;"
+                " the worker's log ends:\n" + "\n".join(tail)
+            )
         time.sleep(0.1)
     elapsed = time.perf_counter() - start
     with rt.db.session() as session:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -104,3 +106,16 @@ def test_rendering_is_deterministic() -> None:
     second = render_email("alert", statement, locale="fr_BE", org=org)
     assert first.html == second.html and first.text == second.text
     assert first.lang == "fr-BE"
+
+
+def test_preload_imports_premailer_uncounted_in_a_fresh_process() -> None:
+    # `mailer worker` calls it before the pool forks: every child inherits premailer, warm.
+    code = (
+        "import sys\n"
+        "from mailer.render.inline import inline_count, preload\n"
+        "assert 'premailer' not in sys.modules\n"
+        "preload()\n"
+        "assert {'premailer', 'cssutils'} <= set(sys.modules)\n"
+        "assert inline_count() == 0\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

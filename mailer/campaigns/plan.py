@@ -333,9 +333,15 @@ def _flag(condition: ColumnElement[bool], name: str) -> Any:
 
 
 def pending_batches(
-    db: Database, campaign_id: int, size: int, *, queued_before: dt.datetime | None = None
+    db: Database,
+    campaign_id: int,
+    size: int,
+    *,
+    queued_before: dt.datetime | None = None,
+    first: int | None = None,
 ) -> Iterator[list[int]]:
-    """Subscriber ids of the campaign's pending rows, in batches, by keyset pagination.
+    """Subscriber ids of the campaign's pending rows, in batches, by keyset pagination; the
+    first batch of `first` rows when given (a small one leaves at once).
 
     With `queued_before`, only rows never queued or queued before that time (their batch
     was lost: a worker died holding it, Redis restarted).
@@ -343,7 +349,7 @@ def pending_batches(
     wanted = [Delivery.campaign_id == campaign_id, Delivery.status == S.PENDING]
     if queued_before is not None:
         wanted.append(or_(Delivery.queued_at.is_(None), Delivery.queued_at < queued_before))
-    last_id = 0
+    last_id, limit = 0, first or size
     while True:
         with db.session() as session:
             ids = list(
@@ -351,10 +357,10 @@ def pending_batches(
                     select(Delivery.subscriber_id)
                     .where(*wanted, Delivery.subscriber_id > last_id)
                     .order_by(Delivery.subscriber_id)
-                    .limit(size)
+                    .limit(limit)
                 )
             )
         if not ids:
             return
         yield ids
-        last_id = ids[-1]
+        last_id, limit = ids[-1], size

@@ -40,6 +40,9 @@ def worker(
     ]
     if beat:
         argv += ["--beat", f"--schedule={current.data_dir / 'beat-schedule'}"]
+    from mailer.render.inline import preload
+
+    preload()  # here, before the pool forks: its children share it
     app.worker_main(argv)
 
 
