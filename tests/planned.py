@@ -15,7 +15,12 @@ from tests.inprocess import EXAMPLES
 
 
 def planned_campaign(
-    tmp_path: Path, people: int, *, database_url: str | None = None, **extra: str
+    tmp_path: Path,
+    people: int,
+    *,
+    database_url: str | None = None,
+    transport: MemoryTransport | None = None,
+    **extra: str,
 ) -> tuple[Runtime, MemoryTransport, int]:
     """(runtime, its recording transport, campaign id): planned here, as a resume finds it."""
     settings = load_settings(
@@ -27,7 +32,7 @@ def planned_campaign(
             **extra,
         }
     )
-    transport = MemoryTransport()
+    transport = transport or MemoryTransport()
     rt = build_runtime(settings, transport=transport)
     with rt.db.session() as session:
         save(session, parse_file(EXAMPLES / "statements" / "nso-export-licence.en.md"))

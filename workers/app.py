@@ -45,6 +45,11 @@ def configure(settings: Settings) -> Celery:
         transport_options = {"polling_interval": 0.05}
         # memory:// with a wait that ends as soon as the embedded worker is told to stop.
         transport = "workers.embedded:WakeableTransport"
+    if (app.conf.broker_url, app.conf.broker_transport) != (settings.broker_url, transport):
+        # Celery keeps the producer pool of the first broker it published to: another broker
+        # (a test's, a second configuration in one process) would still get the messages.
+        app._pool = None
+        app.amqp._producer_pool = None
     app.conf.update(
         broker_url=settings.broker_url,
         broker_transport=transport,

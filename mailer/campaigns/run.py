@@ -205,7 +205,6 @@ def _send_claimed(
                 )
                 offered.add(subscriber_id)
                 verdicts.add(subscriber_id, reply, judge(reply))
-                done.add(subscriber_id)
                 continue
             rt.limiter.acquire(email.rpartition("@")[2])
             if stop or verdicts.refused_us is not None:
@@ -224,7 +223,6 @@ def _send_claimed(
                 message_id=message_id,
             )
 
-    done: set[int] = set()
     left: dict[int, str] = {}  # subscribers gone since the batch looked, not sent to yet
 
     def report(item: Outgoing, reply: Reply) -> None:
@@ -233,7 +231,6 @@ def _send_claimed(
             recorder.sent(campaign_id, item.key, message_ids[item.key], str(reply))
         else:
             verdicts.add(item.key, reply, verdict)
-        done.add(item.key)
 
     looked = time.monotonic()
 
@@ -262,7 +259,17 @@ def _send_claimed(
                 if status != "subscribed":
                     left[subscriber_id] = status
 
-    beat = Heartbeat(rt.db, campaign_id, lambda: list(held - done), rt.settings.lease_seconds)
+    # A row's lease is renewed until its outcome is in the ledger, not merely known here: a
+    # batch thread held up between the reply and the write (a database lock, a loaded host)
+    # must not let the sweep give the row to another worker, which would send it again or
+    # find its verdict unwritten. (Set differences of ints run whole under the GIL: the
+    # connection threads may add meanwhile.)
+    beat = Heartbeat(
+        rt.db,
+        campaign_id,
+        lambda: list(held - recorder.folded - verdicts.applied),
+        rt.settings.lease_seconds,
+    )
     with beat:
         try:
             rt.transport.stream(items(), report, meanwhile)

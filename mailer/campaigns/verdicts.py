@@ -48,6 +48,8 @@ class Verdicts:
         self._waiting: deque[tuple[int, Reply, Verdict]] = deque()
         self._lock = threading.Lock()
         self.refused_us: Reply | None = None  # the first reply that blames our sender
+        # Subscribers whose reply is in the ledger (until then their lease is renewed).
+        self.applied: set[int] = set()
 
     def add(self, subscriber_id: int, reply: Reply, verdict: Verdict) -> None:
         """A reply that is not an acceptance (any thread)."""
@@ -60,10 +62,13 @@ class Verdicts:
         """Write what the replies mean into the ledger (the batch's thread)."""
         if not self._waiting:
             return
+        written = []
         with self._rt.db.session() as session:
             while self._waiting:
                 subscriber_id, reply, verdict = self._waiting.popleft()
                 self._one(session, subscriber_id, reply, verdict)
+                written.append(subscriber_id)
+        self.applied.update(written)  # committed
 
     def _one(self, session: Session, subscriber_id: int, reply: Reply, verdict: Verdict) -> None:
         result, campaign_id, text = self._result, self._campaign_id, _described(reply)

@@ -43,6 +43,9 @@ class Recorder:
         self._lock = threading.Lock()
         self._folded_at = time.monotonic()
         self.count = 0  # acceptances recorded
+        # Subscribers whose acceptance is in the ledger: until then their row stays `sending`
+        # and its lease must be renewed (journaled is not enough while this stream lives).
+        self.folded: set[int] = set()
         try:
             self._journal: Journal | None = Journal(journal_directory(data_dir))
         except OSError as exc:
@@ -56,6 +59,7 @@ class Recorder:
             self.count += 1
             if self._journal is None:
                 fold(self._ledger, [mark])  # no journal: one commit per message
+                self.folded.add(subscriber_id)
                 return
             self._journal.append(mark)
             self._marks.append(mark)
@@ -95,6 +99,7 @@ class Recorder:
             with self._lock:  # kept: folded at the end, or replayed from the journal
                 self._marks[:0] = marks
             raise
+        self.folded.update(m.subscriber_id for m in marks)
         self._folded_at = time.monotonic()
 
     def close(self) -> None:
