@@ -431,7 +431,11 @@ def _campaign(env: dict[str, str], tmp: Path, cores: int, count: int, port: int)
             }
             break
         if time.monotonic() > give_up:
+            for pid in children(worker.pid):  # the pool's processes would go on taking batches
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             worker.kill()
+            worker.wait(30)
             log.close()
             tail = (tmp / "worker.log").read_text(errors="replace").splitlines()[-20:]
             raise SystemExit(

@@ -93,7 +93,7 @@ def _check(batches: list[list[int]], pending: list[tuple[int, dt.datetime | None
 def test_a_planned_campaign_is_queued_whole_a_page_per_statement(
     planned: tuple[Runtime, int, redis.Redis],
 ) -> None:
-    from workers.tasks import QUEUE_PAGE_BATCHES, dispatch
+    from workers.tasks import dispatch, queue_page
 
     rt, campaign_id, client = planned
     marking = _marking_statements(rt)
@@ -104,14 +104,14 @@ def test_a_planned_campaign_is_queued_whole_a_page_per_statement(
     pending = _pending(rt, campaign_id)
     _check(batches, pending)
     assert all(at is not None and _utc(at) >= started for _, at in pending)
-    # The first batch alone, then a statement per page: 3 here, where a commit per batch took 24.
-    assert len(marking) == 1 + -(-(PEOPLE - BATCH) // (BATCH * QUEUE_PAGE_BATCHES))
+    # The first batch alone, then a statement per page: 2 here, where a commit per batch took 24.
+    assert len(marking) == 1 + -(-(PEOPLE - BATCH) // queue_page(BATCH))
 
 
 def test_the_sweep_queues_again_every_row_a_restarted_redis_lost(
     planned: tuple[Runtime, int, redis.Redis],
 ) -> None:
-    from workers.tasks import QUEUE_PAGE_BATCHES, dispatch, sweep_task
+    from workers.tasks import dispatch, queue_page, sweep_task
 
     rt, campaign_id, client = planned
     dispatch(campaign_id)
@@ -119,8 +119,16 @@ def test_the_sweep_queues_again_every_row_a_restarted_redis_lost(
     marking = _marking_statements(rt)
     assert sweep_task()["requeued_batches"] == -(-PEOPLE // BATCH)
     _check(_batches(client), _pending(rt, campaign_id))
-    assert len(marking) == -(-PEOPLE // (BATCH * QUEUE_PAGE_BATCHES))
+    assert len(marking) == -(-PEOPLE // queue_page(BATCH))
     assert sweep_task()["requeued_batches"] == 0  # the mark is back: the queue is trusted
+
+
+def test_a_page_is_whole_batches_within_the_id_limit() -> None:
+    from workers.tasks import QUEUE_PAGE_ROWS, queue_page
+
+    assert queue_page(250) == 5000 == QUEUE_PAGE_ROWS
+    assert queue_page(1639) == 3 * 1639  # whole batches, under the limit
+    assert queue_page(10_000) == 10_000  # a batch larger than a page: one batch, as before
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:

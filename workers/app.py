@@ -48,6 +48,9 @@ def configure(settings: Settings) -> Celery:
     if (app.conf.broker_url, app.conf.broker_transport) != (settings.broker_url, transport):
         # Celery keeps the producer pool of the first broker it published to: another broker
         # (a test's, a second configuration in one process) would still get the messages.
+        # Private attributes of Celery 5 (`Celery.pool`, `AMQP.producer_pool` rebuild them
+        # on next use). The old pools are not closed: kombu's registry (`kombu.pools`) hands
+        # the same pool back when this broker is configured again, and a closed one fails.
         app._pool = None
         app.amqp._producer_pool = None
     app.conf.update(

@@ -23,14 +23,17 @@ from workers.app import app, broker_lost_its_queue, mark_broker, runtime
 PLAN_SLICE_SECONDS = 5.0
 # A pending row queued this long ago whose batch never ran is queued again by the sweep.
 QUEUE_STALE_SECONDS = 600.0
-# Batches whose rows are marked queued by one statement: a commit per batch held the worker
-# that started a planned campaign of 20,000 people 0.4 s before it could send (PostgreSQL).
-QUEUE_PAGE_BATCHES = 20
+# Rows marked queued by one statement: a commit per batch held the worker that started a
+# planned campaign of 20,000 people 0.66 s before it could send (PostgreSQL), 0.45 s with
+# pages. At most this many ids (an IN list on SQLite, whose builds may allow 32,766
+# parameters), or one batch when a batch is larger.
+QUEUE_PAGE_ROWS = 5000
 
 __all__ = [
     "announce_statement",
     "dispatch",
     "fetch_bounces_task",
+    "queue_page",
     "send_batch_task",
     "send_confirmations_task",
     "start_campaign",
@@ -64,18 +67,22 @@ def dispatch(campaign_id: int, since: str | None = None) -> int:
     release_held(rt.db, rt.org)
     # Rows planned earlier (a resume, a plan made elsewhere) or given back by a pause.
     # The first batch alone (its messages leave while the rest is marked), then pages.
-    pages = pending_batches(
-        rt.db, campaign_id, size * QUEUE_PAGE_BATCHES, queued_before=started, first=size
-    )
+    pages = pending_batches(rt.db, campaign_id, queue_page(size), queued_before=started, first=size)
     for ids in pages:
         queued += _queue(rt.db, campaign_id, ids, size)
     return queued
 
 
+def queue_page(size: int) -> int:
+    """Rows per page for batches of `size`: whole batches, one at least."""
+    return max(size, QUEUE_PAGE_ROWS // size * size)
+
+
 def _queue(db: Database, campaign_id: int, ids: list[int], size: int) -> int:
     """Mark pending rows queued (one statement), then put them on the broker in batches of
     `size`; returns the batches queued. Marked first: rows marked but never queued (a crash
-    between the two) are queued again by the sweep once stale, never lost."""
+    or a broker error between the two) are queued again by the sweep once stale (ten
+    minutes, at once when Redis lost its queue), never lost."""
     mark_queued(db, campaign_id, ids)
     for first in range(0, len(ids), size):
         send_batch_task.delay(campaign_id, ids[first : first + size])
@@ -142,7 +149,7 @@ def sweep_task() -> dict[str, int]:
     stale = dt.timedelta(0) if lost else dt.timedelta(seconds=QUEUE_STALE_SECONDS)
     requeued = 0
     size = rt.settings.batch_size
-    pages = unqueued_batches(rt.db, size=size * QUEUE_PAGE_BATCHES, stale_after=stale)
+    pages = unqueued_batches(rt.db, size=queue_page(size), stale_after=stale)
     for campaign_id, ids in pages:
         requeued += _queue(rt.db, campaign_id, ids, size)
     if lost:

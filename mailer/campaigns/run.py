@@ -164,11 +164,13 @@ def _send_claimed(
 
     def follow(*, needed: bool) -> None:
         # Keep the connections busy: the campaign's next fresh rows, while time allows. The
-        # batch's thread takes them while a batch's worth is still queued (`meanwhile`): with
-        # half of one, a claim that took longer than the connections needed to send it let
-        # them find the queue dry and wait on the claim (PostgreSQL RTT 0: 5,000-5,500 ->
-        # 5,700-6,000 emails/s, bench/throughput.py). A connection that finds it dry takes
-        # them itself (transports that send from the batch's thread).
+        # batch's thread takes them while a batch's worth is still queued (`meanwhile`), so
+        # a batch holds a second one from its start (deliberately: with half of one left, a
+        # claim that took longer than the connections needed to send it let them find the
+        # queue dry and wait on the claim; PostgreSQL RTT 0: 5,000-5,500 -> 5,700-6,000
+        # emails/s, bench/throughput.py). What it holds unsent when it stops goes back. A
+        # connection that finds the queue dry claims itself (transports that send from the
+        # batch's thread).
         if not needed and (len(queue) > rt.settings.batch_size or not following[0]):
             return
         with claiming:
