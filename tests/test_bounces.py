@@ -113,7 +113,7 @@ def test_every_message_goes_out_with_its_own_verp_sender(run: InProcess) -> None
 def test_hard_dsn_bounces_and_suppresses_once(run: InProcess) -> None:
     run.send("nso-export-licence-fr")
     ana = _sent(run)["ana@example.net"]
-    raw = sample("dsn-hard-gmail.eml", ana)
+    raw = sample("dsn-hard-gmail.txt", ana)
     line = _feed(run, raw)
     assert line.startswith("delivery status notification: bounced: 5.1.1")
     assert "matched by verp" in line and "ana@" not in line  # the line names no address
@@ -149,24 +149,24 @@ def test_hard_dsn_bounces_and_suppresses_once(run: InProcess) -> None:
 
 
 FORMATS = [
-    ("dsn-hard-gmail.eml", "bounced", "hard"),
-    ("exchange-office365.eml", "bounced", "hard"),
-    ("qmail.eml", "bounced", "hard"),
-    ("qmail-remote.eml", "bounced", "hard"),
-    ("exim.eml", "bounced", "hard"),
-    ("sendmail-old.eml", "bounced", "hard"),
-    ("exchange-2003.eml", "bounced", "hard"),
-    ("arf-abuse-yahoo.eml", "complained", "complaint"),
-    ("dsn-soft-mailbox-full.eml", "subscribed", "soft"),
-    ("dsn-delayed.eml", "subscribed", "soft"),
-    ("dsn-content-5.7.1.eml", "subscribed", "policy"),
-    ("dsn-blocklist.eml", "subscribed", "policy"),
-    ("dsn-dmarc.eml", "subscribed", "policy"),
-    ("autoreply-fr.eml", "subscribed", "auto-reply"),
-    ("autoreply-de.eml", "subscribed", "auto-reply"),
-    ("autoreply-nl.eml", "subscribed", "auto-reply"),
-    ("autoreply-en-precedence.eml", "subscribed", "auto-reply"),
-    ("autoreply-ar.eml", "subscribed", "auto-reply"),
+    ("dsn-hard-gmail.txt", "bounced", "hard"),
+    ("exchange-office365.txt", "bounced", "hard"),
+    ("qmail.txt", "bounced", "hard"),
+    ("qmail-remote.txt", "bounced", "hard"),
+    ("exim.txt", "bounced", "hard"),
+    ("sendmail-old.txt", "bounced", "hard"),
+    ("exchange-2003.txt", "bounced", "hard"),
+    ("arf-abuse-yahoo.txt", "complained", "complaint"),
+    ("dsn-soft-mailbox-full.txt", "subscribed", "soft"),
+    ("dsn-delayed.txt", "subscribed", "soft"),
+    ("dsn-content-5.7.1.txt", "subscribed", "policy"),
+    ("dsn-blocklist.txt", "subscribed", "policy"),
+    ("dsn-dmarc.txt", "subscribed", "policy"),
+    ("autoreply-fr.txt", "subscribed", "auto-reply"),
+    ("autoreply-de.txt", "subscribed", "auto-reply"),
+    ("autoreply-nl.txt", "subscribed", "auto-reply"),
+    ("autoreply-en-precedence.txt", "subscribed", "auto-reply"),
+    ("autoreply-ar.txt", "subscribed", "auto-reply"),
 ]
 
 
@@ -214,23 +214,23 @@ def test_a_report_finds_its_delivery_without_verp(run: InProcess) -> None:
     # By the Message-ID in the returned headers (the report went to the plain address).
     carl = sent["carl@example.net"]
     plain = Sent("bounces@example.org", carl.recipient, carl.message_id, carl.campaign)
-    assert "matched by message-id" in _feed(run, sample("dsn-hard-gmail.eml", plain))
+    assert "matched by message-id" in _feed(run, sample("dsn-hard-gmail.txt", plain))
     assert _status(run, "carl@example.net") == "bounced"
     # By the Message-ID even when the final recipient is another address (a forward).
     dora = sent["dora@example.net"]
     forward = Sent("bounces@example.org", dora.recipient, dora.message_id, dora.campaign)
-    line = _feed(run, sample("dsn-hard-gmail.eml", forward, recipient="dora.old@example.com"))
+    line = _feed(run, sample("dsn-hard-gmail.txt", forward, recipient="dora.old@example.com"))
     assert "matched by message-id" in line and _status(run, "dora@example.net") == "bounced"
     # An ARF report whose provider redacted the recipient: by the original's Message-ID.
     emil = sent["emil@example.net"]
     redacted = Sent("fbl@example.org", emil.recipient, emil.message_id, emil.campaign)
-    assert "matched by" in _feed(run, sample("arf-abuse-redacted.eml", redacted))
+    assert "matched by" in _feed(run, sample("arf-abuse-redacted.txt", redacted))
     assert _status(run, "emil@example.net") == "complained"
     # By the recipient's address alone (a bounce that returns nothing of our message): kept
     # against her, never acted on, since anyone could have written it.
     fien = sent["fien@example.net"]
     bare = Sent("bounces@example.org", fien.recipient, "<none@elsewhere.example>", 0)
-    line = _feed(run, sample("qmail.eml", bare))
+    line = _feed(run, sample("qmail.txt", bare))
     assert "matched by address" in line and "not acted on" in line
     assert _status(run, "fien@example.net") == "subscribed"
     events = {(e.matched_by, e.effect) for e in _events(run)}
@@ -244,10 +244,10 @@ def test_a_report_finds_its_delivery_without_verp(run: InProcess) -> None:
 @pytest.mark.parametrize(
     ("name", "message_id"),
     [
-        ("dsn-hard-gmail.eml", "<none@elsewhere.example>"),
-        ("qmail.eml", "<1.000000000000000000000000@example.org>"),  # our form, a made-up digest
-        ("dsn-delayed.eml", "<none@elsewhere.example>"),
-        ("arf-abuse-yahoo.eml", "<confirm.000000000000.000000000000000000000000@example.org>"),
+        ("dsn-hard-gmail.txt", "<none@elsewhere.example>"),
+        ("qmail.txt", "<1.000000000000000000000000@example.org>"),  # our form, a made-up digest
+        ("dsn-delayed.txt", "<none@elsewhere.example>"),
+        ("arf-abuse-yahoo.txt", "<confirm.000000000000.000000000000000000000000@example.org>"),
     ],
 )
 def test_a_forged_report_naming_a_person_cuts_nobody_off(
@@ -274,9 +274,9 @@ def test_a_report_that_matches_nobody_is_kept_and_listed(run: InProcess) -> None
     # An address nobody has, an ARF about someone else's mail, and a person we never mailed.
     run.people("email,name,locale\nivo@example.net,Ivo,fr\n")
     lines = [
-        _feed(run, sample("dsn-hard-gmail.eml", None, recipient="nobody@example.net")),
-        _feed(run, sample("arf-not-ours.eml", None)),
-        _feed(run, sample("dsn-hard-gmail.eml", None, recipient="ivo@example.net")),
+        _feed(run, sample("dsn-hard-gmail.txt", None, recipient="nobody@example.net")),
+        _feed(run, sample("arf-not-ours.txt", None)),
+        _feed(run, sample("dsn-hard-gmail.txt", None, recipient="ivo@example.net")),
     ]
     assert all("kept unmatched" in line for line in lines), lines
     assert "never mailed" in lines[2]
@@ -299,7 +299,7 @@ def test_a_forged_verp_token_matches_nothing(run: InProcess) -> None:
     forged = Sent(f"bounces+{flipped}@example.org", gus.recipient, "<x@elsewhere>", gus.campaign)
     other_key = Verp("another secret").token(gus.campaign, 1)
     foreign = Sent(f"bounces+{other_key}@example.org", gus.recipient, "<x@elsewhere>", gus.campaign)
-    for raw in (sample("dsn-hard-gmail.eml", forged), sample("dsn-hard-gmail.eml", foreign)):
+    for raw in (sample("dsn-hard-gmail.txt", forged), sample("dsn-hard-gmail.txt", foreign)):
         line = _feed(run, raw)
         # Not matched by the token; the address alone finds the person, and is not enough.
         assert "matched by address" in line and "not acted on" in line
@@ -356,7 +356,7 @@ def test_soft_bounces_add_up_over_days_and_a_delivery_resets_them(run: InProcess
 
     def soft(person: int, campaign: int, when: dt.datetime) -> str:
         sender = f"bounces+{verp.token(campaign, person)}@example.org"
-        raw = sample("dsn-soft-mailbox-full.eml", Sent(sender, "x@example.net", "<a@b>", campaign))
+        raw = sample("dsn-soft-mailbox-full.txt", Sent(sender, "x@example.net", "<a@b>", campaign))
         unique = raw.replace(b"Message-Id: <2026", f"Message-Id: <{when:%s}".encode())
         return _feed(run, unique, when)
 
@@ -367,7 +367,7 @@ def test_soft_bounces_add_up_over_days_and_a_delivery_resets_them(run: InProcess
     assert "soft bounce 2 of 3" in soft(hana, campaigns[1], day + dt.timedelta(days=5))
     # A stranger's "delivered" report naming her address does not start the count again.
     forged = sample(
-        "dsn-delivered.eml", Sent("bounces@example.org", "hana@example.net", "<x@elsewhere>", 0)
+        "dsn-delivered.txt", Sent("bounces@example.org", "hana@example.net", "<x@elsewhere>", 0)
     )
     assert "not acted on" in _feed(run, forged, day + dt.timedelta(days=6))
     assert _status(run, "hana@example.net") == "subscribed"
@@ -406,7 +406,7 @@ def test_soft_bounce_limits_come_from_the_profile(tmp_path: Path) -> None:
     run.people("email,name,locale\nana@example.net,Ana,fr\n")
     run.send("nso-export-licence-fr")
     ana = _sent(run)["ana@example.net"]
-    assert "bounced after 1 soft bounces" in _feed(run, sample("dsn-soft-mailbox-full.eml", ana))
+    assert "bounced after 1 soft bounces" in _feed(run, sample("dsn-soft-mailbox-full.txt", ana))
     assert _status(run, "ana@example.net") == "bounced"
     run.rt.close()
 
@@ -414,11 +414,11 @@ def test_soft_bounce_limits_come_from_the_profile(tmp_path: Path) -> None:
 def test_campaign_status_counts_bounced_and_complained_per_locale(run: InProcess) -> None:
     campaign = run.send("nso-export-licence-fr")["id"]
     sent = _sent(run)
-    _feed(run, sample("dsn-hard-gmail.eml", sent["ana@example.net"]))  # fr
-    _feed(run, sample("qmail.eml", sent["gus@example.net"]))  # fr
-    _feed(run, sample("arf-abuse-yahoo.eml", sent["bert@example.net"]))  # nl
-    _feed(run, sample("dsn-content-5.7.1.eml", sent["carl@example.net"]))  # de
-    _feed(run, sample("dsn-delayed.eml", sent["dora@example.net"]))  # en
+    _feed(run, sample("dsn-hard-gmail.txt", sent["ana@example.net"]))  # fr
+    _feed(run, sample("qmail.txt", sent["gus@example.net"]))  # fr
+    _feed(run, sample("arf-abuse-yahoo.txt", sent["bert@example.net"]))  # nl
+    _feed(run, sample("dsn-content-5.7.1.txt", sent["carl@example.net"]))  # de
+    _feed(run, sample("dsn-delayed.txt", sent["dora@example.net"]))  # en
     with run.rt.db.session() as session:
         status = campaign_status(session, campaign)
     assert (status["bounced"], status["complained"], status["refused"]) == (2, 1, 1)
@@ -433,11 +433,11 @@ def test_campaign_status_counts_bounced_and_complained_per_locale(run: InProcess
 def test_forget_erases_the_persons_events_too(run: InProcess) -> None:
     run.send("nso-export-licence-fr")
     sent = _sent(run)
-    _feed(run, sample("dsn-delayed.eml", sent["ana@example.net"]))
-    _feed(run, sample("autoreply-fr.eml", sent["ana@example.net"]))
+    _feed(run, sample("dsn-delayed.txt", sent["ana@example.net"]))
+    _feed(run, sample("autoreply-fr.txt", sent["ana@example.net"]))
     # An unmatched report about her address, from before she subscribed, is hers too.
-    _feed(run, sample("arf-not-ours.eml", None, recipient="Ana@Example.net"))
-    _feed(run, sample("dsn-delayed.eml", sent["bert@example.net"]))
+    _feed(run, sample("arf-not-ours.txt", None, recipient="Ana@Example.net"))
+    _feed(run, sample("dsn-delayed.txt", sent["bert@example.net"]))
     assert len(_events(run)) == 4
     with run.rt.db.session() as session:
         forget(session, "ana@example.net")
@@ -455,7 +455,7 @@ def test_mailto_unsubscribe_and_strangers_mail(run: InProcess) -> None:
     assert _feed(run, raw.encode()) == "unsubscribed"
     forged = raw.replace(token, token[:-2] + "xx")
     assert _feed(run, forged.encode()) == "ignored: the token is not valid"
-    human = sample("human-reply.eml", None)
+    human = sample("human-reply.txt", None)
     assert _feed(run, human) == "ignored: not a report"
 
 
@@ -483,11 +483,11 @@ def test_recording_on_each_database(on_database: InProcess) -> None:
     with run.rt.db.session() as session:
         recorder = Recorder.of(run.rt, session, source="mailbox", isolate=False)
         batch = [
-            (sample("dsn-hard-gmail.eml", sent["ana@example.net"]), None),
-            (sample("arf-abuse-yahoo.eml", sent["bert@example.net"]), None),
-            (sample("dsn-soft-mailbox-full.eml", sent["carl@example.net"]), None),
-            (sample("autoreply-de.eml", sent["hana@example.net"]), None),
-            (sample("dsn-hard-gmail.eml", sent["ana@example.net"]), None),  # twice in one batch
+            (sample("dsn-hard-gmail.txt", sent["ana@example.net"]), None),
+            (sample("arf-abuse-yahoo.txt", sent["bert@example.net"]), None),
+            (sample("dsn-soft-mailbox-full.txt", sent["carl@example.net"]), None),
+            (sample("autoreply-de.txt", sent["hana@example.net"]), None),
+            (sample("dsn-hard-gmail.txt", sent["ana@example.net"]), None),  # twice in one batch
         ]
         lines = [r.line for r in recorder.record_many(batch)]
     assert lines[4] == "already read"
@@ -509,7 +509,7 @@ def test_two_readers_of_one_report_record_it_once(on_database: InProcess) -> Non
         pytest.skip("SQLite has one writer: a second reader waits, or fails and retries later")
     import threading
 
-    raw = sample("dsn-hard-gmail.eml", _sent(run)["dora@example.net"])
+    raw = sample("dsn-hard-gmail.txt", _sent(run)["dora@example.net"])
     barrier = threading.Barrier(2)
     lines: list[str] = []
 
@@ -543,7 +543,7 @@ def test_a_bounced_confirmation_email_bounces_the_pending_address(run: InProcess
     token = confirmation.envelope_from.split("+")[1].split("@")[0]
     assert Verp(run.settings.secret_key).read(token) == (0, person_id)  # campaign 0
     sent = Sent(confirmation.envelope_from, "new@example.net", "<confirm.x@example.org>", 0)
-    assert "bounced" in _feed(run, sample("dsn-hard-gmail.eml", sent))
+    assert "bounced" in _feed(run, sample("dsn-hard-gmail.txt", sent))
     assert _status(run, "new@example.net") == "bounced"
     assert [(e.kind, e.campaign_id) for e in _events(run, "new@example.net")] == [("hard", None)]
     # Without VERP, the confirmation's own keyed Message-ID proves it; a made-up one does not.
@@ -560,5 +560,5 @@ def test_a_bounced_confirmation_email_bounces_the_pending_address(run: InProcess
         send_confirmations(run.rt, [pending_id])
         own = _message_id(run.transport.outbox[-1].message)
         plain = Sent("bounces@example.org", pending, returned or own, 0)
-        _feed(run, sample("dsn-hard-gmail.eml", plain))
+        _feed(run, sample("dsn-hard-gmail.txt", plain))
         assert _status(run, pending) == status

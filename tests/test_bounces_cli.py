@@ -54,7 +54,7 @@ def test_inbound_reads_no_more_than_its_limit(workdir: Workdir) -> None:
         # A sender that never stops: a DSN whose returned message is endless.
         nonlocal written
         assert process.stdin is not None
-        head = sample("dsn-hard-gmail.eml", None)
+        head = sample("dsn-hard-gmail.txt", None)
         chunk = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=\n" * 2000
         try:
             process.stdin.write(head)
@@ -90,9 +90,9 @@ def test_inbound_says_one_line_for_anything(workdir: Workdir) -> None:
         b"Subject: " + b"a " * 400_000 + b"\n\nlong",
         # A subject folded 300,000 times: quadratic (half a minute) in the modern email policy.
         b"Subject: y\n" + b" z\n" * 300_000 + b"\n",
-        sample("hostile-malformed-mime.eml", None),
-        sample("hostile-truncated.eml", None),
-        sample("hostile-control-characters.eml", None),
+        sample("hostile-malformed-mime.txt", None),
+        sample("hostile-truncated.txt", None),
+        sample("hostile-control-characters.txt", None),
     ):
         started = time.monotonic()
         out = _inbound(workdir, raw)
@@ -107,7 +107,7 @@ def test_inbound_asks_the_mta_to_retry_when_the_database_is_down(workdir: Workdi
             "MAILER_SECRET_KEY": "inbound-test-secret-key-0123456789",
         }
     )
-    result = workdir.run("inbound", input=sample("dsn-hard-gmail.eml", None), check=False)
+    result = workdir.run("inbound", input=sample("dsn-hard-gmail.txt", None), check=False)
     assert result.returncode == 75  # EX_TEMPFAIL: Postfix keeps the report and tries again
     assert result.stderr.count("\n") == 1
 
@@ -117,7 +117,7 @@ def test_inbound_takes_the_envelope_recipient_from_the_mta(workdir: Workdir) -> 
     # lost the VERP address still finds its delivery.
     workdir.run("init")
     workdir.env["ORIGINAL_RECIPIENT"] = "bounces+aaaaaaaaaaaaaaaaaaaaaaaaaa@example.org"
-    out = _inbound(workdir, sample("dsn-hard-gmail.eml", None))
+    out = _inbound(workdir, sample("dsn-hard-gmail.txt", None))
     assert "kept unmatched" in out  # a token that is not ours matches nothing
 
 

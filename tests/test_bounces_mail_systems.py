@@ -128,7 +128,7 @@ def _outbox(workdir: Workdir) -> dict[str, Sent]:
 
 def _big_attachment(sent: Sent) -> bytes:
     # A DSN that returns the whole original message, with a 20 MB attachment in it.
-    report = sample("exchange-office365.eml", sent).replace(b"\r\n", b"\n")
+    report = sample("exchange-office365.txt", sent).replace(b"\r\n", b"\n")
     head, _, _ = report.rpartition(b"--_1ab2cd3e-ef45-6789-0abc-def012345678_--")
     blob = b"QUJD" * 19 + b"\n"
     attachment = (
@@ -160,20 +160,20 @@ def test_every_kind_of_report_over_imap_and_bad_ones_alone(
     sent = _outbox(workdir)
     q = [sent[f"q{n}@example.net"] for n in range(8)]
     reports = [
-        sample("dsn-hard-gmail.eml", q[0]),  # bounced
-        sample("qmail.eml", q[1]),  # bounced
-        sample("arf-abuse-yahoo.eml", q[2]),  # complained
-        sample("dsn-soft-mailbox-full.eml", q[3]),  # subscribed, event
-        sample("autoreply-fr.eml", q[4]),  # subscribed, event
-        sample("dsn-content-5.7.1.eml", q[5]),  # subscribed, event
-        sample("dsn-hard-gmail.eml", None, recipient="nobody.here@example.net"),  # unmatched
-        sample("hostile-truncated.eml", q[6]),
+        sample("dsn-hard-gmail.txt", q[0]),  # bounced
+        sample("qmail.txt", q[1]),  # bounced
+        sample("arf-abuse-yahoo.txt", q[2]),  # complained
+        sample("dsn-soft-mailbox-full.txt", q[3]),  # subscribed, event
+        sample("autoreply-fr.txt", q[4]),  # subscribed, event
+        sample("dsn-content-5.7.1.txt", q[5]),  # subscribed, event
+        sample("dsn-hard-gmail.txt", None, recipient="nobody.here@example.net"),  # unmatched
+        sample("hostile-truncated.txt", q[6]),
         _big_attachment(q[7]),  # still read: bounced
-        sample("hostile-malformed-mime.eml", None),
+        sample("hostile-malformed-mime.txt", None),
         _nested(5000),
         b"Subject: " + b"x" * 3_000_000 + b"\n\nA header of three million characters.\n",
-        sample("hostile-control-characters.eml", None, recipient="ghost@example.net"),
-        sample("human-reply.eml", None),
+        sample("hostile-control-characters.txt", None, recipient="ghost@example.net"),
+        sample("human-reply.txt", None),
     ]
     dovecot.append(reports)
     workdir.env["MAILER_BOUNCE_MAILBOX"] = dovecot.url(query="timeout=60")
@@ -218,7 +218,7 @@ def test_a_fetch_killed_midway_loses_and_doubles_nothing(
     count = 600
     dovecot.append(
         [
-            sample("dsn-hard-gmail.eml", None, recipient=f"gone{n}@example.net").replace(
+            sample("dsn-hard-gmail.txt", None, recipient=f"gone{n}@example.net").replace(
                 b"<5f1b2c3d.sor.1@mx.google.com>", f"<dsn{n}@mx.google.com>".encode()
             )
             for n in range(count)
@@ -264,7 +264,7 @@ def test_imaps_folders_and_doctor(workdir: Workdir, root: MailRoot) -> None:
     ).start()
     try:
         folder = "Retours à l'expéditeur"  # modified UTF-7 on the wire (RFC 3501 5.1.3)
-        server.append([sample("dsn-hard-gmail.eml", None)], folder=folder)
+        server.append([sample("dsn-hard-gmail.txt", None)], folder=folder)
         workdir.run("init")
         # A self-signed certificate is refused unless told otherwise, in one line.
         workdir.env["MAILER_BOUNCE_MAILBOX"] = server.url(folder=folder, secure=True)
@@ -311,12 +311,12 @@ def test_beat_reads_the_mailbox_every_tick(
     configure_for(workdir, redis_server, smtp_server, db=9)
     workdir.env.update({"MAILER_BOUNCE_MAILBOX": dovecot.url(), "MAILER_TICK_SECONDS": "1"})
     workdir.run("init")
-    dovecot.append([sample("dsn-hard-gmail.eml", None, recipient="first@example.net")])
+    dovecot.append([sample("dsn-hard-gmail.txt", None, recipient="first@example.net")])
     with worker_process(workdir, concurrency=1, beat=True):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and dovecot.flagged() < 1:
             time.sleep(0.2)
-        dovecot.append([sample("arf-not-ours.eml", None, recipient="second@example.net")])
+        dovecot.append([sample("arf-not-ours.txt", None, recipient="second@example.net")])
         while time.monotonic() < deadline and dovecot.flagged() < 2:
             time.sleep(0.2)
     events = json.loads(workdir.run("bounces", "list", "--json").stdout)

@@ -21,28 +21,28 @@ LANGUAGES = ("fr", "nl", "de", "en", "ar")
 
 TABLE = [
     # sample, form, kind, status
-    ("dsn-hard-gmail.eml", Form.DSN, Kind.HARD, "5.1.1"),
-    ("exchange-office365.eml", Form.DSN, Kind.HARD, "5.1.10"),
-    ("dsn-soft-mailbox-full.eml", Form.DSN, Kind.SOFT, "5.2.2"),
-    ("dsn-delayed.eml", Form.DSN, Kind.SOFT, "4.4.1"),
-    ("dsn-content-5.7.1.eml", Form.DSN, Kind.POLICY, "5.7.1"),
-    ("dsn-blocklist.eml", Form.DSN, Kind.POLICY, "5.7.1"),
-    ("dsn-dmarc.eml", Form.DSN, Kind.POLICY, "5.7.26"),
-    ("qmail.eml", Form.BOUNCE, Kind.HARD, "5.1.1"),
-    ("qmail-remote.eml", Form.BOUNCE, Kind.HARD, "5.1.1"),
-    ("exim.eml", Form.BOUNCE, Kind.HARD, "5.1.1"),
-    ("sendmail-old.eml", Form.BOUNCE, Kind.HARD, "5.1.1"),
-    ("exchange-2003.eml", Form.BOUNCE, Kind.HARD, "5.1.1"),
-    ("arf-abuse-yahoo.eml", Form.ARF, Kind.COMPLAINT, None),
-    ("arf-abuse-redacted.eml", Form.ARF, Kind.COMPLAINT, None),
-    ("autoreply-fr.eml", Form.AUTO_REPLY, Kind.AUTO_REPLY, None),
-    ("autoreply-de.eml", Form.AUTO_REPLY, Kind.AUTO_REPLY, None),
-    ("autoreply-nl.eml", Form.AUTO_REPLY, Kind.AUTO_REPLY, None),
-    ("autoreply-en-precedence.eml", Form.AUTO_REPLY, Kind.AUTO_REPLY, None),
-    ("autoreply-ar.eml", Form.AUTO_REPLY, Kind.AUTO_REPLY, None),
-    ("dsn-delivered.eml", Form.DSN, Kind.DELIVERED, "2.0.0"),
-    ("hostile-truncated.eml", Form.DSN, Kind.OTHER, None),
-    ("hostile-control-characters.eml", Form.DSN, Kind.HARD, "5.1.1"),
+    ("dsn-hard-gmail.txt", Form.DSN, Kind.HARD, "5.1.1"),
+    ("exchange-office365.txt", Form.DSN, Kind.HARD, "5.1.10"),
+    ("dsn-soft-mailbox-full.txt", Form.DSN, Kind.SOFT, "5.2.2"),
+    ("dsn-delayed.txt", Form.DSN, Kind.SOFT, "4.4.1"),
+    ("dsn-content-5.7.1.txt", Form.DSN, Kind.POLICY, "5.7.1"),
+    ("dsn-blocklist.txt", Form.DSN, Kind.POLICY, "5.7.1"),
+    ("dsn-dmarc.txt", Form.DSN, Kind.POLICY, "5.7.26"),
+    ("qmail.txt", Form.BOUNCE, Kind.HARD, "5.1.1"),
+    ("qmail-remote.txt", Form.BOUNCE, Kind.HARD, "5.1.1"),
+    ("exim.txt", Form.BOUNCE, Kind.HARD, "5.1.1"),
+    ("sendmail-old.txt", Form.BOUNCE, Kind.HARD, "5.1.1"),
+    ("exchange-2003.txt", Form.BOUNCE, Kind.HARD, "5.1.1"),
+    ("arf-abuse-yahoo.txt", Form.ARF, Kind.COMPLAINT, None),
+    ("arf-abuse-redacted.txt", Form.ARF, Kind.COMPLAINT, None),
+    ("autoreply-fr.txt", Form.AUTO_REPLY, Kind.AUTO_REPLY, None),
+    ("autoreply-de.txt", Form.AUTO_REPLY, Kind.AUTO_REPLY, None),
+    ("autoreply-nl.txt", Form.AUTO_REPLY, Kind.AUTO_REPLY, None),
+    ("autoreply-en-precedence.txt", Form.AUTO_REPLY, Kind.AUTO_REPLY, None),
+    ("autoreply-ar.txt", Form.AUTO_REPLY, Kind.AUTO_REPLY, None),
+    ("dsn-delivered.txt", Form.DSN, Kind.DELIVERED, "2.0.0"),
+    ("hostile-truncated.txt", Form.DSN, Kind.OTHER, None),
+    ("hostile-control-characters.txt", Form.DSN, Kind.HARD, "5.1.1"),
 ]
 
 
@@ -60,11 +60,11 @@ def test_each_sample_reads_as_what_it_is(
 
 
 def test_the_returned_message_is_found() -> None:
-    for name in ("dsn-hard-gmail.eml", "exchange-office365.eml", "arf-abuse-yahoo.eml"):
+    for name in ("dsn-hard-gmail.txt", "exchange-office365.txt", "arf-abuse-yahoo.txt"):
         returned = read_report(sample(name, SENT)).returned
         assert (returned.message_id, returned.campaign) == (SENT.message_id, 7), name
     # An ARF report keeps the original's Return-Path, where a feedback loop keeps the VERP.
-    arf = read_report(sample("arf-abuse-redacted.eml", SENT))
+    arf = read_report(sample("arf-abuse-redacted.txt", SENT))
     assert find_delivery_token("k", arf.envelope) == (7, 42)
 
 
@@ -75,16 +75,16 @@ def test_auto_replies_in_the_profiles_languages_only_by_subject() -> None:
     english = b"From: a@example.net\r\nSubject: Out of Office: Alert\r\n\r\naway\r\n"
     assert read_report(english, languages=("fr",)).form is Form.AUTO_REPLY  # always English
     # A bounce marked Auto-Submitted (as Postfix and Exim mark theirs) is still a bounce.
-    assert read_report(sample("exim.eml", SENT)).form is Form.BOUNCE
+    assert read_report(sample("exim.txt", SENT)).form is Form.BOUNCE
 
 
 def test_a_person_writing_back_is_not_a_report() -> None:
-    report = read_report(sample("human-reply.eml", SENT), languages=LANGUAGES)
+    report = read_report(sample("human-reply.txt", SENT), languages=LANGUAGES)
     assert report.form is Form.OTHER and assess(report) == ()
 
 
 def test_control_characters_never_leave_the_reader() -> None:
-    findings = assess(read_report(sample("hostile-control-characters.eml", SENT)))
+    findings = assess(read_report(sample("hostile-control-characters.txt", SENT)))
     text = findings[0].diagnostic
     assert all(ch.isprintable() for ch in text) and "\u202e" not in text
     assert "user" in text and "unknown" in text
@@ -102,7 +102,7 @@ def _timed(raw: bytes) -> tuple[float, Form, tuple[str, ...]]:
     ["folded", "long", "many headers", "nested", "nested rfc822", "many parts", "attachment"],
 )
 def test_hostile_input_is_read_in_bounded_time(name: str) -> None:
-    dsn = sample("dsn-hard-gmail.eml", SENT)
+    dsn = sample("dsn-hard-gmail.txt", SENT)
     raw = {
         # Folded headers: quadratic in the modern policy of the email package.
         "folded": b"From: MAILER-DAEMON@x\r\nSubject: " + b"\r\n a" * 300_000 + b"\r\n\r\nx",
